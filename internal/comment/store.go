@@ -1,0 +1,71 @@
+package comment
+
+import (
+	"context"
+	"time"
+)
+
+// ListFilter selects comments for the moderation queue. Results are ordered
+// oldest first by (CreatedAt, ID) and paged by keyset: pass the last
+// comment's position as After to get the next page.
+type ListFilter struct {
+	SiteIDs []string // empty means every site
+	Status  Status   // required
+	PageKey string   // optional
+	After   *Cursor  // optional
+	Limit   int      // 1..500
+}
+
+// Cursor is a position in the (CreatedAt, ID) order.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// StatusChange moves a comment to a new status and records who did it.
+type StatusChange struct {
+	ID     string
+	To     Status
+	Actor  string
+	Action string
+	At     time.Time
+}
+
+// Store persists sites, pages and comments. Implementations must be safe for
+// concurrent use. Every method that writes does so in one transaction and
+// returns only after the transaction is committed.
+type Store interface {
+	// UpsertSite creates the site or updates its name, origins and limits.
+	UpsertSite(ctx context.Context, s Site) error
+	// Site returns the site with id, or ErrNotFound.
+	Site(ctx context.Context, id string) (Site, error)
+
+	// CreateComment stores c (whose ID the caller has set) together with its
+	// page (created if new; an empty URL or title is filled in if the page
+	// lacks one) and a "submit" event, in one transaction. It returns
+	// ErrConflict if the ID exists and ErrUnavailable if the database is
+	// locked by another writer for longer than its busy timeout.
+	CreateComment(ctx context.Context, c Comment, p Page) error
+	// Comment returns the comment with id, or ErrNotFound.
+	Comment(ctx context.Context, id string) (Comment, error)
+	// SetStatus applies the change and records it in the comment's history,
+	// unless the comment already has that status (then nothing is written).
+	// It returns the comment as it is afterwards, or ErrNotFound.
+	SetStatus(ctx context.Context, ch StatusChange) (Comment, error)
+	// History returns the comment's events, oldest first.
+	History(ctx context.Context, id string) ([]Event, error)
+	// List returns comments matching f (see ListFilter for the order).
+	List(ctx context.Context, f ListFilter) ([]Comment, error)
+	// Approved returns the approved comments of one page, oldest first.
+	Approved(ctx context.Context, siteID, pageKey string) ([]Comment, error)
+	// CountApproved returns the number of approved comments for each of the
+	// given pages; pages without any are absent from the map.
+	CountApproved(ctx context.Context, siteID string, pageKeys []string) (map[string]int, error)
+	// Page returns a page, or ErrNotFound.
+	Page(ctx context.Context, siteID, key string) (Page, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+}
