@@ -20,9 +20,6 @@ const (
 	StatusDeleted  Status = "deleted"
 )
 
-// Statuses lists every status in a stable order.
-var Statuses = []Status{StatusPending, StatusApproved, StatusRejected, StatusSpam, StatusDeleted}
-
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {
 	switch s {

@@ -1,0 +1,31 @@
+# commentd — the targets a developer and CI run.
+GO        ?= go
+PKGS      := ./...
+BIN       := bin/commentd
+
+.PHONY: run test bench lint build services clean
+
+## run: start commentd on 127.0.0.1:8080 with SQLite in ./data and config/commentd.yaml
+run:
+	$(GO) run ./cmd/commentd serve --config config/commentd.yaml
+
+## test: every test, race detector on, against real Redis and PostgreSQL
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## bench: Go benchmarks of the submit path, the thread read and their parts
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## lint: formatting and vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## build: the binary in bin/
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/commentd
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,230 @@
+// Package config loads commentd's configuration: the YAML file (or the
+// default compiled into the binary) with environment overrides on top, then
+// validates it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+
+	defaults "github.com/commentd/commentd/config"
+)
+
+// Config is the whole configuration of one commentd instance.
+type Config struct {
+	Listen            string        `koanf:"listen" validate:"required,hostname_port"`
+	PublicURL         string        `koanf:"public_url" validate:"omitempty,http_url"`
+	DatabaseURL       string        `koanf:"database_url" validate:"required"`
+	RedisURL          string        `koanf:"redis_url"`
+	Secret            string        `koanf:"secret"`
+	AdminToken        string        `koanf:"admin_token" validate:"omitempty,min=16"`
+	TrustedProxies    []string      `koanf:"trusted_proxies" validate:"dive,cidr"`
+	SQLiteBusyTimeout time.Duration `koanf:"sqlite_busy_timeout" validate:"gte=0"`
+	HTTP              HTTP          `koanf:"http"`
+	RateLimit         RateLimit     `koanf:"rate_limit"`
+	Sites             []Site        `koanf:"sites" validate:"dive"`
+	Tokens            []Token       `koanf:"tokens" validate:"dive"`
+}
+
+// HTTP holds the server's timeouts.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout" validate:"gt=0"`
+	ReadTimeout       time.Duration `koanf:"read_timeout" validate:"gt=0"`
+	WriteTimeout      time.Duration `koanf:"write_timeout" validate:"gt=0"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout" validate:"gt=0"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" validate:"gt=0"`
+}
+
+// RateLimit is a burst followed by one comment per Every.
+type RateLimit struct {
+	Every time.Duration `koanf:"every" validate:"gt=0"`
+	Burst int           `koanf:"burst" validate:"gte=1"`
+}
+
+// Site is a site declared in the file; it is created or updated at start.
+type Site struct {
+	ID        string     `koanf:"id" validate:"required,max=64,siteid"`
+	Name      string     `koanf:"name" validate:"required,max=200"`
+	Origins   []string   `koanf:"origins" validate:"dive,origin"`
+	RateLimit *RateLimit `koanf:"rate_limit"`
+}
+
+// Token is an API token limited to some sites, known only by its SHA-256.
+type Token struct {
+	Name   string   `koanf:"name" validate:"required"`
+	SHA256 string   `koanf:"sha256" validate:"required,len=64,hexadecimal"`
+	Sites  []string `koanf:"sites" validate:"required,min=1"`
+}
+
+// envKeys maps each environment variable that overrides a configuration key
+// to that key.
+func envKeys() map[string]string {
+	return map[string]string{
+		"COMMENTD_LISTEN":          "listen",
+		"COMMENTD_PUBLIC_URL":      "public_url",
+		"COMMENTD_DATABASE_URL":    "database_url",
+		"COMMENTD_REDIS_URL":       "redis_url",
+		"COMMENTD_SECRET":          "secret",
+		"COMMENTD_ADMIN_TOKEN":     "admin_token",
+		"COMMENTD_TRUSTED_PROXIES": "trusted_proxies",
+	}
+}
+
+// EnvVars returns the names of the environment variables Load reads.
+func EnvVars() []string {
+	keys := envKeys()
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	return names
+}
+
+// Load reads the file at path (the compiled-in default when path is empty),
+// applies overrides from lookupEnv (a variable that is set, even to an empty
+// string, wins over the file), and validates the result. Errors name the
+// offending key.
+func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
+	k := koanf.New(".")
+	var err error
+	if path == "" {
+		err = k.Load(rawbytes.Provider(defaults.DefaultYAML), yaml.Parser())
+	} else {
+		if _, statErr := os.Stat(path); statErr != nil {
+			return Config{}, fmt.Errorf("config file: %w", statErr)
+		}
+		err = k.Load(file.Provider(path), yaml.Parser())
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("read config %q: %w", path, err)
+	}
+
+	overrides := map[string]any{}
+	for env, key := range envKeys() {
+		v, ok := lookupEnv(env)
+		if !ok {
+			continue
+		}
+		if key == "trusted_proxies" {
+			overrides[key] = splitList(v)
+			continue
+		}
+		overrides[key] = v
+	}
+	if err := k.Load(confmap.Provider(overrides, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("environment overrides: %w", err)
+	}
+
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func splitList(v string) []string {
+	out := []string{}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// IsPostgres reports whether DatabaseURL names a PostgreSQL database.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// TrustedPrefixes returns TrustedProxies parsed (they are validated by Load).
+func (c Config) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+func (c Config) validate() error {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	_ = v.RegisterValidation("siteid", func(fl validator.FieldLevel) bool { return validSiteID(fl.Field().String()) })
+	_ = v.RegisterValidation("origin", func(fl validator.FieldLevel) bool { return validOrigin(fl.Field().String()) })
+	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("koanf") })
+	if err := v.Struct(c); err != nil {
+		var verrs validator.ValidationErrors
+		if errors.As(err, &verrs) {
+			msgs := make([]string, 0, len(verrs))
+			for _, fe := range verrs {
+				msgs = append(msgs, fmt.Sprintf("%s: fails %q", strings.TrimPrefix(fe.Namespace(), "Config."), fe.Tag()))
+			}
+			return fmt.Errorf("invalid config: %s", strings.Join(msgs, "; "))
+		}
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("invalid config: redis_url must be a redis:// or rediss:// URL")
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Sites {
+		if seen[s.ID] {
+			return fmt.Errorf("invalid config: site %q is declared twice", s.ID)
+		}
+		seen[s.ID] = true
+		if s.RateLimit != nil && (s.RateLimit.Every <= 0 || s.RateLimit.Burst < 1) {
+			return fmt.Errorf("invalid config: site %q: rate_limit needs every > 0 and burst >= 1", s.ID)
+		}
+	}
+	return nil
+}
+
+// validSiteID accepts lower-case slugs: a-z, 0-9, '-' and '_', starting with
+// a letter or digit.
+func validSiteID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidSiteID reports whether s has the form of a site id.
+func ValidSiteID(s string) bool { return validSiteID(s) }
+
+// validOrigin accepts exactly scheme://host[:port] with http or https.
+func validOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" &&
+		u.RawQuery == "" && u.Fragment == "" && u.User == nil && s == u.Scheme+"://"+u.Host
+}

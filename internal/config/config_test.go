@@ -1,0 +1,132 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestLoadDefault(t *testing.T) {
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatalf("Load default: %v", err)
+	}
+	if c.Listen != "127.0.0.1:8080" {
+		t.Errorf("listen = %q, want 127.0.0.1:8080", c.Listen)
+	}
+	if c.DatabaseURL != "data/commentd.db" || c.IsPostgres() {
+		t.Errorf("database_url = %q, want the SQLite default", c.DatabaseURL)
+	}
+	if c.RedisURL != "redis://127.0.0.1:6379/0" {
+		t.Errorf("redis_url = %q", c.RedisURL)
+	}
+	if c.RateLimit.Every != 15*time.Second || c.RateLimit.Burst != 3 {
+		t.Errorf("rate_limit = %+v, want 15s burst 3", c.RateLimit)
+	}
+	if len(c.Sites) != 1 || c.Sites[0].ID != "demo" {
+		t.Fatalf("sites = %+v, want the demo site", c.Sites)
+	}
+	want := []string{"http://localhost:8080", "http://127.0.0.1:8080"}
+	if strings.Join(c.Sites[0].Origins, " ") != strings.Join(want, " ") {
+		t.Errorf("demo origins = %v, want %v", c.Sites[0].Origins, want)
+	}
+	if len(c.TrustedProxies) != 0 {
+		t.Errorf("trusted proxies = %v, want none by default", c.TrustedProxies)
+	}
+}
+
+func TestRepositoryFileMatchesEmbedded(t *testing.T) {
+	onDisk, err := os.ReadFile(filepath.Join("..", "..", "config", "commentd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := Load(filepath.Join("..", "..", "config", "commentd.yaml"), env(nil))
+	if err != nil {
+		t.Fatalf("Load file (%d bytes): %v", len(onDisk), err)
+	}
+	if fromFile.Listen != "127.0.0.1:8080" || len(fromFile.Sites) != 1 {
+		t.Errorf("config/commentd.yaml loads as %+v", fromFile)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c, err := Load("", env(map[string]string{
+		"COMMENTD_LISTEN":          "127.0.0.1:9999",
+		"COMMENTD_DATABASE_URL":    "postgres://u@db/x",
+		"COMMENTD_REDIS_URL":       "",
+		"COMMENTD_SECRET":          "s3cret",
+		"COMMENTD_ADMIN_TOKEN":     "0123456789abcdef0123",
+		"COMMENTD_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"listen", c.Listen, "127.0.0.1:9999"},
+		{"database_url", c.DatabaseURL, "postgres://u@db/x"},
+		{"redis_url set empty", c.RedisURL, ""},
+		{"secret", c.Secret, "s3cret"},
+		{"admin_token", c.AdminToken, "0123456789abcdef0123"},
+		{"trusted_proxies", strings.Join(c.TrustedProxies, "|"), "10.0.0.0/8|2001:db8::/32"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	if !c.IsPostgres() {
+		t.Error("IsPostgres = false for a postgres:// URL")
+	}
+	if n := len(c.TrustedPrefixes()); n != 2 {
+		t.Errorf("TrustedPrefixes has %d entries, want 2", n)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		yaml    string
+		wantErr string
+	}{
+		{name: "bad cidr", env: map[string]string{"COMMENTD_TRUSTED_PROXIES": "10.0.0.1/99"}, wantErr: "trusted_proxies"},
+		{name: "bad listen", env: map[string]string{"COMMENTD_LISTEN": "nonsense"}, wantErr: "listen"},
+		{name: "bad redis url", env: map[string]string{"COMMENTD_REDIS_URL": "http://x"}, wantErr: "redis_url"},
+		{name: "short admin token", env: map[string]string{"COMMENTD_ADMIN_TOKEN": "abc"}, wantErr: "admin_token"},
+		{name: "origin with path", yaml: "listen: 127.0.0.1:1\ndatabase_url: x.db\nhttp: {read_header_timeout: 1s, read_timeout: 1s, write_timeout: 1s, idle_timeout: 1s, shutdown_timeout: 1s}\nrate_limit: {every: 1s, burst: 1}\nsites: [{id: a, name: A, origins: ['http://a.example/blog']}]\n", wantErr: "origins"},
+		{name: "bad site id", yaml: "listen: 127.0.0.1:1\ndatabase_url: x.db\nhttp: {read_header_timeout: 1s, read_timeout: 1s, write_timeout: 1s, idle_timeout: 1s, shutdown_timeout: 1s}\nrate_limit: {every: 1s, burst: 1}\nsites: [{id: 'Has Space', name: A}]\n", wantErr: "id"},
+		{name: "duplicate site", yaml: "listen: 127.0.0.1:1\ndatabase_url: x.db\nhttp: {read_header_timeout: 1s, read_timeout: 1s, write_timeout: 1s, idle_timeout: 1s, shutdown_timeout: 1s}\nrate_limit: {every: 1s, burst: 1}\nsites: [{id: a, name: A}, {id: a, name: B}]\n", wantErr: "twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.yaml != "" {
+				path = filepath.Join(t.TempDir(), "c.yaml")
+				if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Load(path, env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil)); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}

@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/moderation"
+)
+
+// maxCountPages is how many pages one counts request may ask about.
+const maxCountPages = 100
+
+type threadQuery struct {
+	Page string `json:"page" validate:"required,line,maxbytes=512"`
+}
+
+type threadResponse struct {
+	Page     string          `json:"page"`
+	Total    int             `json:"total"`
+	Comments []publicComment `json:"comments"`
+}
+
+// handleThread answers a page's approved comments as a tree.
+func handleThread(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := threadQuery{Page: c.QueryParam("page")}
+		if err := check(v, &q); err != nil {
+			return err
+		}
+		t, err := svc.Thread(c.Request().Context(), c.Param("site"), q.Page)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.JSON(http.StatusOK, threadResponse{Page: t.PageKey, Total: t.Total, Comments: toPublicList(t.Comments)})
+	}
+}
+
+func toPublicList(list []*comment.Public) []publicComment {
+	out := make([]publicComment, 0, len(list))
+	for _, p := range list {
+		out = append(out, toPublic(p))
+	}
+	return out
+}
+
+type countsQuery struct {
+	Pages []string `json:"page" validate:"required,min=1,max=100,dive,required,line,maxbytes=512"`
+}
+
+type countsResponse struct {
+	Counts map[string]int `json:"counts"`
+}
+
+// handleCounts answers the approved count of each page asked for
+// (?page=A&page=B, at most maxCountPages).
+func handleCounts(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := countsQuery{Pages: c.QueryParams()["page"]}
+		if len(q.Pages) > maxCountPages {
+			return comment.Invalid("page", "At most 100 pages can be counted in one request.")
+		}
+		if err := check(v, &q); err != nil {
+			return err
+		}
+		counts, err := svc.Counts(c.Request().Context(), c.Param("site"), q.Pages)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.JSON(http.StatusOK, countsResponse{Counts: counts})
+	}
+}

@@ -1,0 +1,90 @@
+// Package httpapi is commentd's HTTP layer: the Echo server, its routes, the
+// request and response types, and the one place where errors become status
+// codes. Echo types never leave this package.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/web"
+)
+
+// Authenticator turns a bearer token into the principal it belongs to, or
+// returns comment.ErrUnauthorized.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (comment.Principal, error)
+}
+
+// ReadinessCheck reports, per dependency name ("database", "redis"), whether
+// that dependency answers.
+type ReadinessCheck func(ctx context.Context) map[string]error
+
+// Options configure NewServer.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-For is believed. Empty:
+	// the connecting peer is the client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+	Ready          ReadinessCheck
+	Metrics        http.Handler // served at /metrics; nil: no route
+}
+
+// NewServer returns the HTTP handler for the whole service.
+func NewServer(svc *moderation.Service, auth Authenticator, opt Options) (http.Handler, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	tmpl, err := web.Templates()
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = ipExtractor(opt.TrustedProxies)
+	pages := &pageRenderer{tmpl: tmpl}
+	e.HTTPErrorHandler = errorHandler(opt.Logger, pages)
+	v := newValidator()
+	addRoutes(e, svc, auth, v, pages, opt)
+	return e, nil
+}
+
+// ipExtractor believes X-Forwarded-For only from the trusted proxies. Echo's
+// own default believes the header from anyone, and its XFF extractor trusts
+// loopback and private ranges unless told not to.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// pageRenderer draws the HTML pages of the form flow.
+type pageRenderer struct {
+	tmpl *template.Template
+}
+
+func (p *pageRenderer) render(c echo.Context, status int, name string, data any) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(status)
+	if err := p.tmpl.ExecuteTemplate(c.Response(), name, data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return nil
+}

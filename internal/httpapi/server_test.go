@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/internal/auth"
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/markup"
+	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/ratelimit"
+	"github.com/commentd/commentd/internal/store/sqlite"
+)
+
+const testAdminToken = "test-admin-token-0123456789"
+
+// testServer is the real handler over a real SQLite file, with the
+// in-process limiter.
+type testServer struct {
+	*httptest.Server
+	store *sqlite.Store
+}
+
+type serverOpts struct {
+	burst   int
+	trusted []netip.Prefix
+	tokens  []auth.Token
+}
+
+func newTestServer(t *testing.T, o serverOpts) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if o.burst == 0 {
+		o.burst = 10000
+	}
+	for _, s := range []comment.Site{
+		{ID: "blog", Name: "Blog", Origins: []string{"https://blog.example"}, RateLimit: comment.RateLimit{Every: 15 * time.Second, Burst: o.burst}},
+		{ID: "other", Name: "Other", Origins: []string{"https://other.example"}, RateLimit: comment.RateLimit{Every: 15 * time.Second, Burst: o.burst}},
+	} {
+		if err := st.UpsertSite(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
+	tokens := append([]auth.Token{auth.AdminToken(testAdminToken)}, o.tokens...)
+	h, err := NewServer(svc, auth.NewTokens(tokens...), Options{TrustedProxies: o.trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &testServer{Server: srv, store: st}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (s *testServer) do(t *testing.T, method, path, contentType string, body io.Reader, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (s *testServer) postJSON(t *testing.T, site string, v any) response {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.do(t, http.MethodPost, "/api/v1/sites/"+site+"/comments", "application/json", bytes.NewReader(b), nil)
+}
+
+func (s *testServer) postForm(t *testing.T, site string, f url.Values) response {
+	t.Helper()
+	return s.do(t, http.MethodPost, "/api/v1/sites/"+site+"/comments", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()), nil)
+}
+
+func (s *testServer) mod(t *testing.T, method, path, token string) response {
+	t.Helper()
+	h := map[string]string{}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	return s.do(t, method, "/api/v1/moderation"+path, "", nil, h)
+}
+
+// valid returns a submission that passes every check.
+func valid() map[string]any {
+	return map[string]any{"page": "/2026/11/towpath", "name": "Ann Reader", "email": "ann@example.org", "body": "Lovely *walk*."}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+type submitted struct {
+	Comment struct {
+		ID       string  `json:"id"`
+		ParentID *string `json:"parent_id"`
+		Author   struct {
+			Name    string `json:"name"`
+			Website string `json:"website"`
+		} `json:"author"`
+		BodyHTML string `json:"body_html"`
+	} `json:"comment"`
+	Status string `json:"status"`
+}
+
+// submitOK posts v and returns the new comment's id.
+func (s *testServer) submitOK(t *testing.T, site string, v map[string]any) string {
+	t.Helper()
+	r := s.postJSON(t, site, v)
+	if r.status != http.StatusCreated {
+		t.Fatalf("submit: status %d, body %s", r.status, r.body)
+	}
+	var got submitted
+	r.json(t, &got)
+	return got.Comment.ID
+}
+
+func (s *testServer) approve(t *testing.T, id string) {
+	t.Helper()
+	if r := s.mod(t, http.MethodPost, "/comments/"+id+"/approve", testAdminToken); r.status != http.StatusOK {
+		t.Fatalf("approve %s: status %d, body %s", id, r.status, r.body)
+	}
+}

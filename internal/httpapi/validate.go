@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+	"golang.org/x/net/idna"
+
+	"github.com/commentd/commentd/internal/comment"
+)
+
+// Field limits in bytes, as WordPress counts them (its database columns).
+const (
+	maxNameBytes      = 245
+	maxEmailBytes     = 100
+	maxWebsiteBytes   = 200
+	maxBodyBytes      = 65525
+	maxPageBytes      = 512
+	maxPageURLBytes   = 2000
+	maxPageTitleBytes = 500
+	maxParentIDBytes  = 64
+)
+
+// bodyLimit caps a request body before it is read. The largest valid
+// submission is every field at its limit; a form encodes a byte as at most
+// three (%XX) and JSON's escapes stay within that for any text we accept, so
+// three times the sum plus room for field names is enough and no more.
+const bodyLimit = 3*(maxNameBytes+maxEmailBytes+maxWebsiteBytes+maxBodyBytes+maxPageBytes+maxPageURLBytes+maxPageTitleBytes+maxParentIDBytes) + 4096
+
+// newValidator returns a validator whose errors are keyed by JSON field names
+// and which knows commentd's own checks:
+//   - maxbytes=N: at most N bytes of UTF-8 (validator's max counts runes);
+//   - text: valid UTF-8, no NUL or other control characters but tab and newlines;
+//   - line: like text, but a single line;
+//   - mailbox: closes gaps in validator's email check (local part at most 64
+//     ASCII characters, domain ASCII or valid IDNA with no compatibility mapping);
+//   - weburl: an absolute http or https URL with a host and no user info.
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	must := func(tag string, fn validator.Func) {
+		if err := v.RegisterValidation(tag, fn); err != nil {
+			panic(fmt.Sprintf("register %s: %v", tag, err)) // programming error: bad tag name
+		}
+	}
+	must("maxbytes", func(fl validator.FieldLevel) bool {
+		n, err := strconv.Atoi(fl.Param())
+		return err == nil && len(fl.Field().String()) <= n
+	})
+	must("text", func(fl validator.FieldLevel) bool { return cleanText(fl.Field().String(), true) })
+	must("line", func(fl validator.FieldLevel) bool { return cleanText(fl.Field().String(), false) })
+	must("mailbox", func(fl validator.FieldLevel) bool { return validMailbox(fl.Field().String()) })
+	must("weburl", func(fl validator.FieldLevel) bool { return validWebURL(fl.Field().String()) })
+	return v
+}
+
+// cleanText reports whether s is valid UTF-8 without NUL or control
+// characters (tab, CR and LF are allowed when multiline).
+func cleanText(s string, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\t' || ((r == '\n' || r == '\r') && multiline) {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validMailbox(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	if len(local) > 64 || strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	for _, r := range local {
+		if r > unicode.MaxASCII || !(isAlnum(r) || strings.ContainsRune("!#$%&'*+/=?^_`{|}~.-", r)) {
+			return false
+		}
+	}
+	return validHost(domain, true)
+}
+
+// validHost accepts a DNS name, ASCII or IDNA, that needs no compatibility
+// mapping (full-width letters and the like are refused rather than silently
+// folded). needDot requires at least two labels.
+func validHost(host string, needDot bool) bool {
+	ascii, err := idna.Lookup.ToASCII(host)
+	if err != nil || ascii == "" || len(ascii) > 253 {
+		return false
+	}
+	back, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil || back != strings.ToLower(host) {
+		return false
+	}
+	labels := strings.Split(ascii, ".")
+	if needDot && len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return false
+		}
+		for _, r := range l {
+			if !isAlnum(r) && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isAlnum(r rune) bool {
+	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+}
+
+func validWebURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	if strings.ContainsAny(s, " \t\r\n\\") {
+		return false
+	}
+	host := u.Hostname()
+	if host == "" {
+		return false
+	}
+	if strings.HasPrefix(u.Host, "[") { // IPv6 literal
+		return strings.Contains(host, ":")
+	}
+	return validHost(host, false)
+}
+
+// withScheme adds "https://" to a website typed without a scheme, as readers
+// often do ("example.com/blog"). A value with a scheme of its own, such as
+// "javascript:...", is left for weburl to refuse.
+func withScheme(s string) string {
+	if s == "" || strings.Contains(s, "://") {
+		return s
+	}
+	if i := strings.IndexAny(s, ":/?#"); i >= 0 && s[i] == ':' {
+		// "host:port/..." has digits after the colon; anything else is a scheme.
+		rest := s[i+1:]
+		if rest == "" || rest[0] < '0' || rest[0] > '9' {
+			return s
+		}
+	}
+	return "https://" + s
+}
+
+// fieldMessages words each failed check for readers. Messages never repeat
+// what was submitted.
+func fieldMessage(fe validator.FieldError) string {
+	field := fe.Field()
+	switch fe.Tag() {
+	case "required":
+		switch field {
+		case "name":
+			return "Please enter your name."
+		case "email":
+			return "Please enter your email address."
+		case "body":
+			return "Please type a comment."
+		case "page":
+			return "The page this comment belongs to is missing."
+		}
+		return "This field is required."
+	case "maxbytes":
+		return "This is too long: at most " + fe.Param() + " bytes are allowed."
+	case "text", "line":
+		return "This contains characters that are not allowed (control characters or invalid UTF-8)."
+	case "email", "mailbox":
+		return "Please enter a valid email address, like name@example.com."
+	case "url", "weburl":
+		return "Please enter a web address starting with http:// or https://."
+	case "oneof":
+		return "Must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ") + "."
+	case "min", "max", "gte", "lte":
+		return "Must be between the allowed bounds (" + fe.Tag() + " " + fe.Param() + ")."
+	}
+	return "This value is not valid."
+}
+
+// check validates s and returns a *comment.ValidationError listing every
+// invalid field, or nil.
+func check(v *validator.Validate, s any) error {
+	err := v.Struct(s)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return fmt.Errorf("validate: %w", err)
+	}
+	out := &comment.ValidationError{Fields: make(map[string]string, len(verrs))}
+	for _, fe := range verrs {
+		if _, seen := out.Fields[fe.Field()]; !seen {
+			out.Fields[fe.Field()] = fieldMessage(fe)
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+// Package moderation holds commentd's use cases: a reader submits a comment
+// (validated, rate-limited, judged and stored), the public reads a page's
+// approved thread, and moderators work the queue.
+package moderation
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/ratelimit"
+)
+
+// Limiter decides whether one more submission under key fits lim.
+// ratelimit.Redis and ratelimit.Local satisfy it.
+type Limiter interface {
+	Allow(ctx context.Context, key string, lim comment.RateLimit) (ratelimit.Decision, error)
+}
+
+// Renderer turns a comment's Markdown source into safe HTML.
+type Renderer interface {
+	Render(src string) (string, error)
+}
+
+// Deps are the parts a Service is built from. All are required except Logger
+// and Now.
+type Deps struct {
+	Store    comment.Store
+	Limiter  Limiter
+	Renderer Renderer
+	// Secret keys the HMAC that turns email addresses into rate-limit keys,
+	// so that Redis never holds an address in the clear.
+	Secret []byte
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service runs the submission, reading and moderation use cases.
+type Service struct {
+	store   comment.Store
+	limiter Limiter
+	render  Renderer
+	secret  []byte
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New returns a Service using d.
+func New(d Deps) *Service {
+	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, now: d.Now, log: d.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// clock returns the current time as the stores keep it: UTC, microseconds.
+func (s *Service) clock() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// ipKey returns the part of a client address that one rate-limit bucket
+// covers: the whole IPv4 address, or the /64 prefix of an IPv6 address (one
+// subscriber usually holds a whole /64).
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return addr.String()
+	}
+	return p.String()
+}
+
+// emailKey returns a keyed hash of the normalised address.
+func (s *Service) emailKey(email string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(strings.ToLower(email)))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}

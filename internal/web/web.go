@@ -1,0 +1,73 @@
+// Package web holds the HTML templates and static assets commentd serves:
+// the no-JavaScript reply form pages and the demo article page.
+package web
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Templates parses every page template. Each page is executed by its file
+// name, e.g. "form.html".
+func Templates() (*template.Template, error) {
+	t, err := template.New("").Funcs(template.FuncMap{
+		"field": newField,
+		// trusted marks HTML that commentd rendered and sanitised itself
+		// (comment bodies); never use it on anything a client sent.
+		"trusted": func(s string) template.HTML { return template.HTML(s) }, //nolint:gosec // sanitised by markup
+	}).ParseFS(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse templates: %w", err)
+	}
+	return t, nil
+}
+
+// Static returns the static assets (stylesheets), rooted at their directory.
+func Static() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err) // the directory is embedded above, so this cannot happen
+	}
+	return sub
+}
+
+// Field is what the form templates need to draw one input.
+type Field struct {
+	Name     string
+	Label    string
+	Required bool
+	Value    string
+	Error    string
+}
+
+func newField(name, label string, required bool, value string, errs map[string]string) Field {
+	return Field{Name: name, Label: label, Required: required, Value: value, Error: errs[name]}
+}
+
+// FormValues are the reader's entries, redrawn when the form comes back with
+// errors.
+type FormValues struct {
+	Page      string
+	PageURL   string
+	PageTitle string
+	ParentID  string
+	Name      string
+	Email     string
+	Website   string
+	Body      string
+}
+
+// Form is the data of the "reply_form" template.
+type Form struct {
+	Action string // where the form posts
+	Values FormValues
+	Errors map[string]string // message per field name
+}
