@@ -6,10 +6,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,7 @@ import (
 
 // Config is the whole configuration of one commentd instance.
 type Config struct {
-	Listen            string        `koanf:"listen" validate:"required,hostname_port"`
+	Listen            string        `koanf:"listen" validate:"required,listenaddr"`
 	PublicURL         string        `koanf:"public_url" validate:"omitempty,http_url"`
 	DatabaseURL       string        `koanf:"database_url" validate:"required"`
 	RedisURL          string        `koanf:"redis_url"`
@@ -167,6 +169,7 @@ func (c Config) TrustedPrefixes() []netip.Prefix {
 func (c Config) validate() error {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	_ = v.RegisterValidation("siteid", func(fl validator.FieldLevel) bool { return validSiteID(fl.Field().String()) })
+	_ = v.RegisterValidation("listenaddr", func(fl validator.FieldLevel) bool { return validListen(fl.Field().String()) })
 	_ = v.RegisterValidation("origin", func(fl validator.FieldLevel) bool { return validOrigin(fl.Field().String()) })
 	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("koanf") })
 	if err := v.Struct(c); err != nil {
@@ -227,4 +230,14 @@ func validOrigin(s string) bool {
 	}
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" &&
 		u.RawQuery == "" && u.Fragment == "" && u.User == nil && s == u.Scheme+"://"+u.Host
+}
+
+// validListen accepts host:port where port may be 0 (any free port).
+func validListen(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }

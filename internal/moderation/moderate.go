@@ -47,7 +47,7 @@ type QueueFilter struct {
 	Status  comment.Status
 	PageKey string
 	Cursor  string // from QueuePage.Next
-	Limit   int // 1..MaxQueuePage; anything else means DefaultQueuePage
+	Limit   int    // 1..MaxQueuePage; anything else means DefaultQueuePage
 }
 
 // QueuePage is one page of the queue, oldest first. Next is empty on the

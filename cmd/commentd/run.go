@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/commentd/commentd/internal/auth"
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/config"
+	"github.com/commentd/commentd/internal/httpapi"
+	"github.com/commentd/commentd/internal/markup"
+	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/ratelimit"
+	"github.com/commentd/commentd/internal/store/postgres"
+	"github.com/commentd/commentd/internal/store/sqlite"
+)
+
+const usage = `usage: commentd <command> [flags]
+
+commands:
+  serve    run the HTTP service (the default)
+
+Run "commentd serve -h" for its flags.
+`
+
+// run is the whole program: it parses args, reads configuration through
+// lookupEnv, and serves until ctx is cancelled.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, lookupEnv, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultPath, _ := lookupEnv("COMMENTD_CONFIG")
+	configPath := fs.String("config", defaultPath, "configuration file (default: COMMENTD_CONFIG, else the built-in config/commentd.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath, lookupEnv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := declareSites(ctx, store, cfg); err != nil {
+		return err
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	limiter, rdb := newLimiter(ctx, cfg, log, registry)
+	if rdb != nil {
+		defer rdb.Close()
+	}
+
+	secret := []byte(cfg.Secret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		log.Warn("no secret configured; using a random one for this run (set COMMENTD_SECRET, the same on every instance)")
+	}
+	adminToken, generated := cfg.AdminToken, false
+	if adminToken == "" {
+		adminToken, generated = randomToken(), true
+	}
+	tokens, err := apiTokens(cfg, adminToken)
+	if err != nil {
+		return err
+	}
+
+	svc := moderation.New(moderation.Deps{
+		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Logger: log,
+	})
+	handler, err := httpapi.NewServer(svc, tokens, httpapi.Options{
+		TrustedProxies: cfg.TrustedPrefixes(),
+		Logger:         log,
+		Ready:          readiness(store, rdb),
+		Metrics:        promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	printWelcome(stdout, cfg, ln.Addr().String(), adminToken, generated)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; finishing requests in flight", "timeout", cfg.HTTP.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// storeCloser is a Store that the program must close at exit.
+type storeCloser interface {
+	comment.Store
+}
+
+func openStore(ctx context.Context, cfg config.Config) (storeCloser, error) {
+	if cfg.IsPostgres() {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Options{BusyTimeout: cfg.SQLiteBusyTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", cfg.DatabaseURL, err)
+	}
+	return s, nil
+}
+
+// declareSites creates or updates the sites named in the configuration.
+func declareSites(ctx context.Context, store comment.Store, cfg config.Config) error {
+	for _, s := range cfg.Sites {
+		lim := cfg.RateLimit
+		if s.RateLimit != nil {
+			lim = *s.RateLimit
+		}
+		site := comment.Site{ID: s.ID, Name: s.Name, Origins: s.Origins, RateLimit: comment.RateLimit{Every: lim.Every, Burst: lim.Burst}}
+		if err := store.UpsertSite(ctx, site); err != nil {
+			return fmt.Errorf("declare site %q: %w", s.ID, err)
+		}
+	}
+	return nil
+}
+
+// newLimiter returns the Redis limiter (with its in-process fallback) when a
+// Redis URL is configured, else the in-process limiter alone. A Redis that
+// does not answer at start is only a warning: the limiter falls back on its
+// own and returns to Redis when it answers again.
+func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (moderation.Limiter, redis.UniversalClient) {
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "commentd_ratelimit_fallbacks_total",
+		Help: "Rate-limit decisions taken by the in-process limiter because Redis did not answer in time.",
+	})
+	reg.MustRegister(fallbacks)
+	local := ratelimit.NewLocal(time.Now)
+	if cfg.RedisURL == "" {
+		log.Info("no Redis configured; rate limits are kept in this process only")
+		return local, nil
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		log.Warn("cannot parse redis_url; rate limits are kept in this process only", "err", err)
+		return local, nil
+	}
+	// Short network timeouts: a dead Redis must cost a submission little.
+	opt.DialTimeout = 500 * time.Millisecond
+	opt.ReadTimeout = 200 * time.Millisecond
+	opt.WriteTimeout = 200 * time.Millisecond
+	opt.MaxRetries = 0
+	client := redis.NewClient(opt)
+	pingCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		log.Warn("Redis does not answer; rate limiting in this process until it does", "addr", opt.Addr, "err", err)
+	} else {
+		log.Info("rate limits kept in Redis", "addr", opt.Addr)
+	}
+	return ratelimit.NewRedis(client, local, ratelimit.RedisOptions{Logger: log, Fallbacks: fallbacks}), client
+}
+
+func apiTokens(cfg config.Config, adminToken string) (*auth.Tokens, error) {
+	list := []auth.Token{auth.AdminToken(adminToken)}
+	for _, t := range cfg.Tokens {
+		tok, err := auth.SiteToken(t.Name, t.SHA256, t.Sites)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, tok)
+	}
+	return auth.NewTokens(list...), nil
+}
+
+func readiness(store comment.Store, rdb redis.UniversalClient) httpapi.ReadinessCheck {
+	return func(ctx context.Context) map[string]error {
+		out := map[string]error{"database": store.Ping(ctx)}
+		if rdb != nil {
+			out["redis"] = rdb.Ping(ctx).Err()
+		}
+		return out
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func printWelcome(w io.Writer, cfg config.Config, addr, adminToken string, generated bool) {
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + addr
+	}
+	fmt.Fprintf(w, "commentd listening on %s\n", "http://"+addr)
+	fmt.Fprintf(w, "  demo article:   %s/demo/\n", base)
+	fmt.Fprintf(w, "  public API:     %s/api/v1/sites/{site}/comments\n", base)
+	fmt.Fprintf(w, "  moderation API: %s/api/v1/moderation/comments (Authorization: Bearer <admin token>)\n", base)
+	if generated {
+		fmt.Fprintf(w, "  admin token for this run (set COMMENTD_ADMIN_TOKEN to keep one): %s\n", adminToken)
+	} else {
+		fmt.Fprintln(w, "  admin token: the one in COMMENTD_ADMIN_TOKEN / admin_token")
+	}
+}

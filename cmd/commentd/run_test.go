@@ -1,0 +1,548 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
+
+	"github.com/commentd/commentd/internal/testenv"
+)
+
+// syncBuffer collects a server's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// instance is one commentd started in-process through run.
+type instance struct {
+	base   string
+	token  string
+	stdout *syncBuffer
+	stderr *syncBuffer
+}
+
+type setup struct {
+	env  map[string]string
+	yaml string
+}
+
+var listenRE = regexp.MustCompile(`commentd listening on (http://\S+)`)
+var tokenRE = regexp.MustCompile(`admin token for this run .*: (\S+)`)
+
+// start runs the binary's run function with the given environment only (the
+// test's own environment is not consulted) and waits until it listens.
+func start(t *testing.T, s setup) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"serve"}
+	if s.yaml != "" {
+		path := filepath.Join(dir, "commentd.yaml")
+		if err := os.WriteFile(path, []byte(s.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	env := map[string]string{
+		"COMMENTD_LISTEN":       "127.0.0.1:0",
+		"COMMENTD_DATABASE_URL": filepath.Join(dir, "data", "commentd.db"),
+		"COMMENTD_REDIS_URL":    "",
+	}
+	for k, v := range s.env {
+		env[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(done)
+		runErr = run(ctx, args, lookup, inst.stdout, inst.stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+			if runErr != nil && !t.Failed() {
+				t.Errorf("run returned %v", runErr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenRE.FindStringSubmatch(inst.stdout.String()); m != nil {
+			inst.base = m[1]
+			inst.token = env["COMMENTD_ADMIN_TOKEN"]
+			if tm := tokenRE.FindStringSubmatch(inst.stdout.String()); tm != nil {
+				inst.token = tm[1]
+			}
+			return inst
+		}
+		select {
+		case <-done:
+			t.Fatalf("run ended before listening: %v\nstderr:\n%s", runErr, inst.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no listening line; stdout:\n%s\nstderr:\n%s", inst.stdout.String(), inst.stderr.String())
+	return nil
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r result) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+var noRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func (in *instance) call(t *testing.T, method, path string, body io.Reader, header map[string]string) result {
+	t.Helper()
+	req, err := http.NewRequest(method, in.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return result{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (in *instance) post(t *testing.T, site string, v any, header map[string]string) result {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	h := map[string]string{"Content-Type": "application/json"}
+	for k, val := range header {
+		h[k] = val
+	}
+	return in.call(t, "POST", "/api/v1/sites/"+site+"/comments", bytes.NewReader(b), h)
+}
+
+func (in *instance) mod(t *testing.T, method, path string) result {
+	t.Helper()
+	return in.call(t, method, "/api/v1/moderation"+path, nil, map[string]string{"Authorization": "Bearer " + in.token})
+}
+
+func siteYAML(site string, extra string) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+database_url: unused.db
+http: {read_header_timeout: 5s, read_timeout: 20s, write_timeout: 30s, idle_timeout: 60s, shutdown_timeout: 10s}
+rate_limit: {every: 15s, burst: 3}
+sites:
+  - id: %s
+    name: Test site
+    origins: [https://news.example]
+%s`, site, extra)
+}
+
+type threadBody struct {
+	Total    int `json:"total"`
+	Comments []struct {
+		ID      string `json:"id"`
+		Replies []struct {
+			ID string `json:"id"`
+		} `json:"replies"`
+	} `json:"comments"`
+}
+
+// pgSchemaURL creates a fresh schema and returns a URL whose connections
+// use it.
+func pgSchemaURL(t *testing.T) string {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	schema := testenv.UniqueName("e2e_")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestLeaveAReplyPath walks the whole path over HTTP on both stores: a bad
+// submission, a good one held, approval, a nested reply, a form post.
+func TestLeaveAReplyPath(t *testing.T) {
+	stores := []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
+		{"postgres", pgSchemaURL},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			site := testenv.UniqueName("s")
+			in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{
+				"COMMENTD_DATABASE_URL": st.db(t), "COMMENTD_REDIS_URL": testenv.RedisURL(t),
+			}})
+			page := "/2026/11/doha-talks"
+
+			bad := in.post(t, site, map[string]any{"page": page, "name": " ", "email": "x@", "body": ""}, nil)
+			if bad.status != 422 {
+				t.Fatalf("bad submission: status %d, body %s", bad.status, bad.body)
+			}
+			var verr struct {
+				Fields map[string]string `json:"fields"`
+			}
+			bad.decode(t, &verr)
+			for _, f := range []string{"name", "email", "body"} {
+				if verr.Fields[f] == "" {
+					t.Errorf("no error for %s in %s", f, bad.body)
+				}
+			}
+
+			good := in.post(t, site, map[string]any{"page": page, "page_url": "https://news.example" + page, "name": "Ann", "email": "ann@example.org", "body": "Good *news*."}, nil)
+			if good.status != 201 {
+				t.Fatalf("good submission: status %d, body %s", good.status, good.body)
+			}
+			var created struct {
+				Comment struct{ ID string } `json:"comment"`
+				Status  string              `json:"status"`
+			}
+			good.decode(t, &created)
+			if created.Status != "pending" || created.Comment.ID == "" {
+				t.Fatalf("created = %+v, want a pending comment with an id", created)
+			}
+			var th threadBody
+			in.call(t, "GET", "/api/v1/sites/"+site+"/comments?page="+url.QueryEscape(page), nil, nil).decode(t, &th)
+			if th.Total != 0 {
+				t.Fatalf("pending comment is public: %+v", th)
+			}
+			if r := in.mod(t, "POST", "/comments/"+created.Comment.ID+"/approve"); r.status != 200 {
+				t.Fatalf("approve: status %d, body %s", r.status, r.body)
+			}
+			in.call(t, "GET", "/api/v1/sites/"+site+"/comments?page="+url.QueryEscape(page), nil, nil).decode(t, &th)
+			if th.Total != 1 || th.Comments[0].ID != created.Comment.ID {
+				t.Fatalf("after approval thread = %+v", th)
+			}
+
+			reply := in.post(t, site, map[string]any{"page": page, "parent_id": created.Comment.ID, "name": "Bo", "email": "bo@example.org", "body": "Reply."}, nil)
+			var rc struct {
+				Comment struct{ ID string } `json:"comment"`
+			}
+			reply.decode(t, &rc)
+			in.mod(t, "POST", "/comments/"+rc.Comment.ID+"/approve")
+			in.call(t, "GET", "/api/v1/sites/"+site+"/comments?page="+url.QueryEscape(page), nil, nil).decode(t, &th)
+			if th.Total != 2 || len(th.Comments) != 1 || len(th.Comments[0].Replies) != 1 || th.Comments[0].Replies[0].ID != rc.Comment.ID {
+				t.Fatalf("reply does not nest: %+v", th)
+			}
+
+			form := url.Values{"page": {page}, "page_url": {"https://news.example" + page}, "name": {"Cy"}, "email": {"cy@example.org"}, "body": {"By form."}}
+			fr := in.call(t, "POST", "/api/v1/sites/"+site+"/comments", strings.NewReader(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			if fr.status != 303 || !strings.HasPrefix(fr.header.Get("Location"), "https://news.example"+page+"#comment-") {
+				t.Fatalf("form post: status %d, Location %q", fr.status, fr.header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestRateLimitAcrossInstances: two servers sharing one Redis share one
+// bucket per client address.
+func TestRateLimitAcrossInstances(t *testing.T) {
+	site := testenv.UniqueName("s")
+	env := map[string]string{"COMMENTD_REDIS_URL": testenv.RedisURL(t), "COMMENTD_SECRET": "shared-secret"}
+	a := start(t, setup{yaml: siteYAML(site, ""), env: env})
+	b := start(t, setup{yaml: siteYAML(site, ""), env: env})
+	statuses := []int{}
+	for i, in := range []*instance{a, b, a, b, a} {
+		r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": fmt.Sprintf("n%d@example.org", i), "body": "hello"}, nil)
+		statuses = append(statuses, r.status)
+	}
+	want := []int{201, 201, 201, 429, 429}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Fatalf("statuses across two instances = %v, want %v", statuses, want)
+	}
+}
+
+// TestForwardedFor: X-Forwarded-For from an untrusted peer is ignored, so
+// random values share the peer's bucket; from a trusted proxy it is used.
+func TestForwardedFor(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	randomIP := func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return fmt.Sprintf("%d.%d.%d.%d", b[0]|1, b[1], b[2], b[3]|1)
+	}
+	t.Run("untrusted peer", func(t *testing.T) {
+		site := testenv.UniqueName("s")
+		in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{"COMMENTD_REDIS_URL": redisURL}})
+		counts := map[int]int{}
+		for i := range 50 {
+			r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": fmt.Sprintf("u%d@example.org", i), "body": "x"},
+				map[string]string{"X-Forwarded-For": randomIP()})
+			counts[r.status]++
+			if r.status == 429 && r.header.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After")
+			}
+		}
+		if counts[201] != 3 || counts[429] != 47 {
+			t.Fatalf("statuses = %v, want 3×201 and 47×429", counts)
+		}
+	})
+	t.Run("trusted proxy", func(t *testing.T) {
+		site := testenv.UniqueName("s")
+		in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{"COMMENTD_REDIS_URL": redisURL, "COMMENTD_TRUSTED_PROXIES": "127.0.0.1/32"}})
+		ip := randomIP()
+		for i := range 10 {
+			r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": fmt.Sprintf("t%d@example.org", i), "body": "x"},
+				map[string]string{"X-Forwarded-For": randomIP()})
+			if r.status != 201 {
+				t.Fatalf("post %d from a distinct client behind the proxy: status %d", i, r.status)
+			}
+		}
+		var id string
+		for i := range 4 {
+			r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": fmt.Sprintf("same%d@example.org", i), "body": "x"},
+				map[string]string{"X-Forwarded-For": "203.0.113.9, " + ip})
+			if want := map[bool]int{true: 201, false: 429}[i < 3]; r.status != want {
+				t.Fatalf("post %d from one client: status %d, want %d", i, r.status, want)
+			}
+			if i == 0 {
+				var c struct {
+					Comment struct{ ID string } `json:"comment"`
+				}
+				r.decode(t, &c)
+				id = c.Comment.ID
+			}
+		}
+		var full struct {
+			Comment struct{ IP string } `json:"comment"`
+		}
+		in.mod(t, "GET", "/comments/"+id).decode(t, &full)
+		if full.Comment.IP != ip {
+			t.Errorf("stored ip = %q, want the client %q (the rightmost untrusted address)", full.Comment.IP, ip)
+		}
+	})
+}
+
+// TestRedisDown: with nothing listening at the Redis address the service
+// starts, accepts comments, limits them in-process and counts the fallbacks.
+func TestRedisDown(t *testing.T) {
+	site := testenv.UniqueName("s")
+	in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{"COMMENTD_REDIS_URL": "redis://127.0.0.1:1/0"}})
+	if !strings.Contains(in.stderr.String(), "Redis does not answer") {
+		t.Errorf("no warning about Redis in the log:\n%s", in.stderr.String())
+	}
+	statuses := []int{}
+	for i := range 4 {
+		r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": fmt.Sprintf("d%d@example.org", i), "body": "x"}, nil)
+		statuses = append(statuses, r.status)
+	}
+	if fmt.Sprint(statuses) != "[201 201 201 429]" {
+		t.Fatalf("statuses with Redis down = %v, want [201 201 201 429]", statuses)
+	}
+	metrics := string(in.call(t, "GET", "/metrics", nil, nil).body)
+	m := regexp.MustCompile(`(?m)^commentd_ratelimit_fallbacks_total (\d+)`).FindStringSubmatch(metrics)
+	if m == nil || m[1] == "0" {
+		t.Errorf("fallback counter not counted; metrics line: %v", m)
+	}
+	if r := in.call(t, "GET", "/readyz", nil, nil); r.status != 503 || !strings.Contains(string(r.body), `"redis":"unavailable"`) {
+		t.Errorf("readyz = %d %s, want 503 naming redis", r.status, r.body)
+	}
+}
+
+// TestPrivacyOfPublicRoutes submits comments with unique emails and client
+// addresses, approves them, then fetches every public route and looks for
+// the addresses, or hashes of the emails, in the bytes.
+func TestPrivacyOfPublicRoutes(t *testing.T) {
+	site := "demo"
+	dbPath := filepath.Join(t.TempDir(), "c.db")
+	in := start(t, setup{env: map[string]string{"COMMENTD_DATABASE_URL": dbPath, "COMMENTD_TRUSTED_PROXIES": "127.0.0.1/32"}})
+	type secret struct{ email, ip string }
+	var secrets []secret
+	var bodies [][]byte
+	page := "/demo/"
+	var ids []string
+	for i := range 6 {
+		s := secret{email: fmt.Sprintf("private.%s@example.org", testenv.UniqueName("p")), ip: fmt.Sprintf("198.51.100.%d", 10+i)}
+		secrets = append(secrets, s)
+		r := in.post(t, site, map[string]any{"page": page, "page_url": "http://127.0.0.1:8080/demo/", "name": "Reader " + fmt.Sprint(i), "email": s.email, "website": "https://reader.example", "body": "Hello " + fmt.Sprint(i)},
+			map[string]string{"X-Forwarded-For": s.ip, "User-Agent": "SecretAgent/" + fmt.Sprint(i)})
+		if r.status != 201 {
+			t.Fatalf("submit: %d %s", r.status, r.body)
+		}
+		bodies = append(bodies, r.body)
+		var c struct {
+			Comment struct{ ID string } `json:"comment"`
+		}
+		r.decode(t, &c)
+		ids = append(ids, c.Comment.ID)
+	}
+	for _, id := range ids[:4] {
+		in.mod(t, "POST", "/comments/"+id+"/approve")
+	}
+	reply := in.post(t, site, map[string]any{"page": page, "parent_id": ids[0], "name": "R", "email": secrets[0].email, "body": "again"}, map[string]string{"X-Forwarded-For": secrets[0].ip})
+	bodies = append(bodies, reply.body)
+
+	public := []string{
+		"/api/v1/sites/demo/comments?page=" + url.QueryEscape(page),
+		"/api/v1/sites/demo/counts?page=" + url.QueryEscape(page),
+		"/demo/",
+		"/api/v1/sites/nosuch/comments?page=x",
+		"/api/v1/sites/demo/comments",
+		"/healthz", "/readyz", "/static/commentd.css",
+	}
+	for _, p := range public {
+		bodies = append(bodies, in.call(t, "GET", p, nil, nil).body)
+	}
+	// A rate-limited post and a form post's redirect, from one of the clients.
+	form := url.Values{"page": {page}, "page_url": {"http://127.0.0.1:8080/demo/"}, "name": {"F"}, "email": {secrets[1].email}, "body": {"form"}}
+	for range 4 {
+		r := in.call(t, "POST", "/api/v1/sites/demo/comments", strings.NewReader(form.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": secrets[1].ip})
+		bodies = append(bodies, r.body, []byte(r.header.Get("Location")))
+	}
+	for _, s := range secrets {
+		md := md5.Sum([]byte(s.email))
+		sh := sha256.Sum256([]byte(s.email))
+		needles := []string{s.email, s.ip, hex.EncodeToString(md[:]), hex.EncodeToString(sh[:]), "SecretAgent"}
+		for _, b := range bodies {
+			for _, n := range needles {
+				if bytes.Contains(b, []byte(n)) {
+					t.Errorf("public response contains %q: %.200s", n, b)
+				}
+			}
+		}
+	}
+	// The demo page shows the approved comments it is built from.
+	demo := string(in.call(t, "GET", "/demo/", nil, nil).body)
+	if !strings.Contains(demo, "Reader 0") || !strings.Contains(demo, "4 Responses") {
+		t.Errorf("demo page does not show the approved comments")
+	}
+}
+
+// TestDatabaseLocked: when another connection holds SQLite's write lock for
+// longer than the busy timeout, a submission gets 503 and Retry-After, never
+// a 201, and succeeds once the lock is gone.
+func TestDatabaseLocked(t *testing.T) {
+	site := testenv.UniqueName("s")
+	dbPath := filepath.Join(t.TempDir(), "c.db")
+	in := start(t, setup{yaml: siteYAML(site, "sqlite_busy_timeout: 150ms\n"), env: map[string]string{"COMMENTD_DATABASE_URL": dbPath}})
+	db, err := sql.Open("sqlite", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"page": "/p", "name": "N", "email": "n@example.org", "body": "x"}
+	r := in.post(t, site, body, nil)
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("while locked: status %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if r := in.post(t, site, body, nil); r.status != 201 {
+		t.Fatalf("after the lock: status %d, body %s", r.status, r.body)
+	}
+	var q struct {
+		Comments []struct{ ID string } `json:"comments"`
+	}
+	in.mod(t, "GET", "/comments?site="+site).decode(t, &q)
+	if len(q.Comments) != 1 {
+		t.Errorf("queue has %d comments, want exactly the one acknowledged", len(q.Comments))
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"frobnicate"}, func(string) (string, bool) { return "", false }, &out, &errb); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if !strings.Contains(errb.String(), "usage") {
+		t.Errorf("no usage on stderr: %q", errb.String())
+	}
+}
+
+func TestBadConfigFails(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := func(k string) (string, bool) {
+		if k == "COMMENTD_TRUSTED_PROXIES" {
+			return "not-a-cidr", true
+		}
+		return "", false
+	}
+	err := run(context.Background(), []string{"serve"}, env, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
+		t.Errorf("err = %v, want one naming trusted_proxies", err)
+	}
+}
