@@ -208,6 +208,7 @@ func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg pr
 	opt.ReadTimeout = 200 * time.Millisecond
 	opt.WriteTimeout = 200 * time.Millisecond
 	opt.MaxRetries = 0
+	opt.ContextTimeoutEnabled = true
 	client := redis.NewClient(opt)
 	pingCtx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()

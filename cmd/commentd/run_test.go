@@ -51,6 +51,9 @@ type instance struct {
 	token  string
 	stdout *syncBuffer
 	stderr *syncBuffer
+	stop   context.CancelFunc // begins a graceful shutdown, as SIGTERM does
+	done   chan struct{}      // closed when run has returned
+	err    *error             // what run returned, once done is closed
 }
 
 type setup struct {
@@ -84,9 +87,9 @@ func start(t *testing.T, s setup) *instance {
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	done := make(chan struct{})
 	var runErr error
+	inst := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, done: done, err: &runErr}
 	go func() {
 		defer close(done)
 		runErr = run(ctx, args, lookup, inst.stdout, inst.stderr)
@@ -544,5 +547,68 @@ func TestBadConfigFails(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, env, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
 		t.Errorf("err = %v, want one naming trusted_proxies", err)
+	}
+}
+
+// TestGracefulShutdown: a submission in flight when shutdown begins (held up
+// by a database lock) still completes with 201 and is stored; run returns
+// cleanly afterwards.
+func TestGracefulShutdown(t *testing.T) {
+	site := testenv.UniqueName("s")
+	dbPath := filepath.Join(t.TempDir(), "c.db")
+	in := start(t, setup{yaml: siteYAML(site, "sqlite_busy_timeout: 10s\n"), env: map[string]string{"COMMENTD_DATABASE_URL": dbPath}})
+	db, err := sql.Open("sqlite", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		status int
+		err    error
+	}
+	posted := make(chan outcome, 1)
+	go func() {
+		resp, err := http.Post(in.base+"/api/v1/sites/"+site+"/comments", "application/json",
+			strings.NewReader(`{"page":"/p","name":"N","email":"n@example.org","body":"in flight"}`))
+		if err != nil {
+			posted <- outcome{err: err}
+			return
+		}
+		resp.Body.Close()
+		posted <- outcome{status: resp.StatusCode}
+	}()
+	// Let the request reach the database and wait on the lock, then begin
+	// the shutdown and only afterwards release the lock.
+	time.Sleep(300 * time.Millisecond)
+	in.stop()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-posted; r.err != nil || r.status != 201 {
+		t.Fatalf("in-flight submission: status %d, err %v; want 201", r.status, r.err)
+	}
+	<-in.done
+	if *in.err != nil {
+		t.Fatalf("run after shutdown: %v", *in.err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM comments WHERE body = 'in flight'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("stored %d copies of the acknowledged comment, want 1", n)
+	}
+	if !strings.Contains(in.stderr.String(), "shutting down") {
+		t.Errorf("no shutdown line in the log")
 	}
 }

@@ -1,5 +1,5 @@
-// Package testenv finds the real services (Redis, PostgreSQL) that tests talk
-// to. Locally a missing service skips the test that needs it; under CI=true
+// Package testenv finds the real services (Redis, PostgreSQL) and the browser
+// (Chromium) that tests use. Locally a missing service skips the test that needs it; under CI=true
 // it fails the test, so a run can never pass without exercising them.
 package testenv
 
@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -72,4 +73,25 @@ func require(t testing.TB, name, rawURL string) {
 		t.Skipf("%s does not answer at %s: %v (start it to run this test; see README)", name, u.Host, err)
 	}
 	conn.Close()
+}
+
+// Chromium returns the path of the Chromium binary (COMMENTD_TEST_CHROMIUM,
+// else chromium or chromium-browser on PATH). Like the services, a missing
+// browser skips the test locally and fails it under CI=true.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	candidates := []string{os.Getenv("COMMENTD_TEST_CHROMIUM"), "chromium", "chromium-browser"}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	if CI() {
+		t.Fatal("Chromium is not installed (CI=true, so this fails rather than skips); apt-get install chromium")
+	}
+	t.Skip("Chromium is not installed; apt-get install chromium to run this test")
+	return ""
 }

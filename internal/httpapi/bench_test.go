@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/internal/auth"
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/markup"
+	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/ratelimit"
+	"github.com/commentd/commentd/internal/store/sqlite"
+)
+
+// benchHandler is the real handler over SQLite (WAL, synchronous=FULL) with
+// the in-process limiter set so loose that it never refuses.
+func benchHandler(b *testing.B) (http.Handler, *moderation.Service) {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.UpsertSite(ctx, comment.Site{ID: "blog", Name: "Blog", RateLimit: comment.RateLimit{Every: time.Nanosecond, Burst: 1 << 30}}); err != nil {
+		b.Fatal(err)
+	}
+	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
+	h, err := NewServer(svc, auth.NewTokens(auth.AdminToken(testAdminToken)), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, svc
+}
+
+// BenchmarkSubmit measures one JSON submission through the whole handler:
+// decode, validate, limit, render, commit.
+func BenchmarkSubmit(b *testing.B) {
+	h, _ := benchHandler(b)
+	body, _ := json.Marshal(map[string]string{
+		"page": "/2026/11/towpath", "name": "Ann Reader", "email": "ann@example.org", "website": "https://ann.example",
+		"body": "I walked the new stretch on Sunday. The gravel is **firm** and the fence by the lock is a good idea; see https://example.org/map for the route.",
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sites/blog/comments", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1234", i>>16&255, i>>8&255, i&255)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkThread measures reading a page of 10 approved comments (two of
+// them replies) as JSON.
+func BenchmarkThread(b *testing.B) {
+	h, svc := benchHandler(b)
+	ctx := context.Background()
+	admin := comment.Principal{Name: "admin", Admin: true}
+	parent := ""
+	for i := range 10 {
+		sub := moderation.Submission{SiteID: "blog", PageKey: "/p", Name: fmt.Sprintf("Reader %d", i), Email: "r@example.org",
+			Body: "A comment of ordinary length, with *some* emphasis and a [link](https://example.org/).", IP: "10.0.0.1"}
+		if i%4 == 3 {
+			sub.ParentID = parent
+		}
+		rec, err := svc.Submit(ctx, sub)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.Act(ctx, admin, rec.Comment.ID, moderation.ActionApprove); err != nil {
+			b.Fatal(err)
+		}
+		parent = rec.Comment.ID
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/sites/blog/comments?page=/p", nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
