@@ -3,6 +3,11 @@ GO        ?= go
 PKGS      := ./...
 BIN       := bin/commentd
 
+# The linter and its configuration: staticcheck, pinned, with every check on
+# (style checks included).
+STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+STATICCHECK_CHECKS := all
+
 .PHONY: run test bench lint build services clean
 
 ## run: start commentd on 127.0.0.1:8080 with SQLite in ./data and config/commentd.yaml
@@ -17,11 +22,12 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
-## lint: formatting and vet
+## lint: formatting, vet and staticcheck
 lint:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	@unformatted=$$(gofmt -l cmd config internal); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) -checks "$(STATICCHECK_CHECKS)" $(PKGS)
 
 ## build: the binary in bin/
 build:

@@ -85,11 +85,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		defer rdb.Close()
 	}
 
-	secret := []byte(cfg.Secret)
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-		log.Warn("no secret configured; using a random one for this run (set COMMENTD_SECRET, the same on every instance)")
+	secret, err := serverSecret(ctx, store, cfg)
+	if err != nil {
+		return err
 	}
 	adminToken, generated := cfg.AdminToken, false
 	if adminToken == "" {
@@ -148,12 +146,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	return nil
 }
 
-// storeCloser is a Store that the program must close at exit.
-type storeCloser interface {
-	comment.Store
-}
-
-func openStore(ctx context.Context, cfg config.Config) (storeCloser, error) {
+func openStore(ctx context.Context, cfg config.Config) (comment.Store, error) {
 	if cfg.IsPostgres() {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -218,6 +211,24 @@ func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg pr
 		log.Info("rate limits kept in Redis", "addr", opt.Addr)
 	}
 	return ratelimit.NewRedis(client, local, ratelimit.RedisOptions{Logger: log, Fallbacks: fallbacks}), client
+}
+
+// serverSecret is the configured secret or, when none is configured, one
+// generated once and kept in the database, so that every instance sharing
+// the database agrees on it.
+func serverSecret(ctx context.Context, store comment.Store, cfg config.Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		return []byte(cfg.Secret), nil
+	}
+	secret, err := store.Secret(ctx, "server", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	return secret, nil
 }
 
 func apiTokens(cfg config.Config, adminToken string) (*auth.Tokens, error) {

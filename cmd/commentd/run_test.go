@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -459,12 +462,30 @@ func TestPrivacyOfPublicRoutes(t *testing.T) {
 	for _, p := range public {
 		bodies = append(bodies, in.call(t, "GET", p, nil, nil).body)
 	}
-	// A rate-limited post and a form post's redirect, from one of the clients.
+	// Form posts from one of the readers: redirects, then rate-limited.
+	// When a form comes back to be corrected, it keeps what that reader
+	// typed, their own email included, in the answer to their own post
+	// (never cached); everyone else's data must still be absent.
 	form := url.Values{"page": {page}, "page_url": {"http://127.0.0.1:8080/demo/"}, "name": {"F"}, "email": {secrets[1].email}, "body": {"form"}}
+	var ownForms [][]byte
 	for range 4 {
 		r := in.call(t, "POST", "/api/v1/sites/demo/comments", strings.NewReader(form.Encode()),
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": secrets[1].ip})
-		bodies = append(bodies, r.body, []byte(r.header.Get("Location")))
+		bodies = append(bodies, []byte(r.header.Get("Location")))
+		ownForms = append(ownForms, r.body)
+		if r.status != 303 && r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("form answer %d may be cached: Cache-Control %q", r.status, r.header.Get("Cache-Control"))
+		}
+	}
+	for _, b := range ownForms {
+		for i, s := range secrets {
+			if i != 1 && bytes.Contains(b, []byte(s.email)) {
+				t.Errorf("a reader's form answer contains another reader's email %q", s.email)
+			}
+		}
+		if bytes.Contains(b, []byte(secrets[1].ip)) {
+			t.Errorf("a reader's form answer contains their IP")
+		}
 	}
 	for _, s := range secrets {
 		md := md5.Sum([]byte(s.email))
@@ -610,5 +631,114 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if !strings.Contains(in.stderr.String(), "shutting down") {
 		t.Errorf("no shutdown line in the log")
+	}
+}
+
+// TestHostileInputOnBothStores sends input that a store could choke on
+// (invalid UTF-8, NUL, odd ids and cursors, a body cut short) and expects a
+// clear 4xx or an accepted comment, never a 500, on SQLite and PostgreSQL.
+func TestHostileInputOnBothStores(t *testing.T) {
+	stores := []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
+		{"postgres", pgSchemaURL},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			site := testenv.UniqueName("s")
+			in := start(t, setup{yaml: strings.Replace(siteYAML(site, ""), "burst: 3", "burst: 1000", 1), env: map[string]string{"COMMENTD_DATABASE_URL": st.db(t)}})
+			valid := map[string]any{"page": "/p", "name": "N", "email": "n@example.org", "body": "x"}
+			b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+			tests := []struct {
+				name   string
+				do     func(t *testing.T) result
+				wantOK func(status int) bool
+			}{
+				{"user agent with invalid UTF-8", func(t *testing.T) result {
+					return in.post(t, site, valid, map[string]string{"User-Agent": "Mozilla\xff\xfe/5.0 (\xc0\xaf)"})
+				}, func(s int) bool { return s == 201 }},
+				{"huge user agent", func(t *testing.T) result {
+					return in.post(t, site, valid, map[string]string{"User-Agent": strings.Repeat("u", 20000)})
+				}, func(s int) bool { return s == 201 }},
+				{"parent id with invalid UTF-8", func(t *testing.T) result {
+					return in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": "n@example.org", "body": "x", "parent_id": "\xff\xfe"}, nil)
+				}, func(s int) bool { return s == 400 || s == 422 }},
+				{"comment id with invalid UTF-8", func(t *testing.T) result { return in.mod(t, "GET", "/comments/%FF%FE%00") }, func(s int) bool { return s == 404 }},
+				{"approve id with NUL", func(t *testing.T) result { return in.mod(t, "POST", "/comments/a%00b/approve") }, func(s int) bool { return s == 404 }},
+				{"cursor with invalid UTF-8", func(t *testing.T) result { return in.mod(t, "GET", "/comments?cursor="+b64("1.\xff\x00")) }, func(s int) bool { return s == 422 }},
+				{"page key with invalid UTF-8", func(t *testing.T) result {
+					return in.call(t, "GET", "/api/v1/sites/"+site+"/comments?page=%FF%FE", nil, nil)
+				}, func(s int) bool { return s == 422 }},
+				{"counts key with NUL", func(t *testing.T) result {
+					return in.call(t, "GET", "/api/v1/sites/"+site+"/counts?page=a%00b", nil, nil)
+				}, func(s int) bool { return s == 422 }},
+				{"site id with invalid UTF-8", func(t *testing.T) result {
+					return in.call(t, "GET", "/api/v1/sites/%FF/comments?page=/p", nil, nil)
+				}, func(s int) bool { return s == 404 }},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					r := tt.do(t)
+					if !tt.wantOK(r.status) {
+						t.Errorf("status = %d, body %.300s", r.status, r.body)
+					}
+				})
+			}
+			t.Run("body cut short", func(t *testing.T) {
+				status := truncatedPost(t, in.base, "/api/v1/sites/"+site+"/comments")
+				if status != 400 {
+					t.Errorf("status = %d, want 400", status)
+				}
+			})
+			if strings.Contains(in.stderr.String(), "level=ERROR") {
+				t.Errorf("hostile input was logged as an internal error:\n%s", in.stderr.String())
+			}
+		})
+	}
+}
+
+// truncatedPost announces a longer body than it sends, then stops writing,
+// and returns the status the server answers with.
+func truncatedPost(t *testing.T, base, path string) int {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"page\":", path, u.Host)
+	conn.(*net.TCPConn).CloseWrite()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestEmailLimitAcrossInstances: one email address posting from different
+// client addresses to two instances shares one bucket, because the
+// instances share the database's secret for the email key.
+func TestEmailLimitAcrossInstances(t *testing.T) {
+	site := testenv.UniqueName("s")
+	db := pgSchemaURL(t)
+	env := map[string]string{"COMMENTD_REDIS_URL": testenv.RedisURL(t), "COMMENTD_DATABASE_URL": db, "COMMENTD_TRUSTED_PROXIES": "127.0.0.1/32"}
+	a := start(t, setup{yaml: siteYAML(site, ""), env: env})
+	b := start(t, setup{yaml: siteYAML(site, ""), env: env})
+	var statuses []int
+	for i, in := range []*instance{a, b, a, b} {
+		r := in.post(t, site, map[string]any{"page": "/p", "name": "N", "email": "same.reader@example.org", "body": fmt.Sprint("hello ", i)},
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("192.0.2.%d", 10+i)})
+		statuses = append(statuses, r.status)
+	}
+	if fmt.Sprint(statuses) != "[201 201 201 429]" {
+		t.Fatalf("one email from four addresses over two instances: %v, want [201 201 201 429]", statuses)
 	}
 }

@@ -4,6 +4,7 @@
 package comment
 
 import (
+	"net/url"
 	"time"
 )
 
@@ -58,6 +59,25 @@ func (s Site) AllowsOrigin(origin string) bool {
 		}
 	}
 	return false
+}
+
+// ReturnURL returns pageURL without its fragment when it is an absolute
+// http(s) URL on one of the site's origins, and "" otherwise. Only such URLs
+// are stored as a page's address or used to send a reader back after a form
+// post, so that neither can point somewhere the site owner does not control.
+func (s Site) ReturnURL(pageURL string) string {
+	if pageURL == "" {
+		return ""
+	}
+	u, err := url.Parse(pageURL)
+	if err != nil || u.User != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	if !s.AllowsOrigin(u.Scheme + "://" + u.Host) {
+		return ""
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // Page is an article page of a site, identified by its key (usually the

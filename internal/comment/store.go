@@ -64,6 +64,16 @@ type Store interface {
 	// Page returns a page, or ErrNotFound.
 	Page(ctx context.Context, siteID, key string) (Page, error)
 
+	// Secret returns the secret stored under name. If none is stored yet, it
+	// calls generate (at most once per call, outside any transaction), stores
+	// the result unless another caller stored one first, and returns the
+	// stored value: concurrent callers, also in other processes sharing the
+	// database, all get the same bytes, and a stored secret never changes.
+	// An error from generate, or an empty secret, is returned wrapped and
+	// nothing is stored. It returns ErrUnavailable if the database is locked
+	// by another writer for longer than its busy timeout.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -16,9 +16,10 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/file"
+	fileprovider "github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 
@@ -85,33 +86,31 @@ func envKeys() map[string]string {
 	}
 }
 
-// EnvVars returns the names of the environment variables Load reads.
-func EnvVars() []string {
-	keys := envKeys()
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	return names
-}
-
-// Load reads the file at path (the compiled-in default when path is empty),
-// applies overrides from lookupEnv (a variable that is set, even to an empty
-// string, wins over the file), and validates the result. Errors name the
-// offending key.
+// Load reads the compiled-in default configuration, then the file at path on
+// top of it (when path is not empty), then overrides from lookupEnv (a
+// variable that is set, even to an empty string, wins), and validates the
+// result. A file that declares no sites declares none: the default's demo
+// site is only for running without a file. Unknown keys are errors, so a
+// misspelt setting is not silently ignored. Errors name the offending key.
 func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	k := koanf.New(".")
-	var err error
-	if path == "" {
-		err = k.Load(rawbytes.Provider(defaults.DefaultYAML), yaml.Parser())
-	} else {
-		if _, statErr := os.Stat(path); statErr != nil {
-			return Config{}, fmt.Errorf("config file: %w", statErr)
-		}
-		err = k.Load(file.Provider(path), yaml.Parser())
+	if err := k.Load(rawbytes.Provider(defaults.DefaultYAML), yaml.Parser()); err != nil {
+		return Config{}, fmt.Errorf("read built-in config: %w", err)
 	}
-	if err != nil {
-		return Config{}, fmt.Errorf("read config %q: %w", path, err)
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		file := koanf.New(".")
+		if err := file.Load(fileprovider.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("read config %q: %w", path, err)
+		}
+		if !file.Exists("sites") {
+			k.Delete("sites")
+		}
+		if err := k.Merge(file); err != nil {
+			return Config{}, fmt.Errorf("read config %q: %w", path, err)
+		}
 	}
 
 	overrides := map[string]any{}
@@ -131,7 +130,12 @@ func Load(path string, lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 
 	var c Config
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+	}})
+	if err != nil {
 		return Config{}, fmt.Errorf("decode config: %w", err)
 	}
 	if err := c.validate(); err != nil {
@@ -218,9 +222,6 @@ func validSiteID(s string) bool {
 	}
 	return true
 }
-
-// ValidSiteID reports whether s has the form of a site id.
-func ValidSiteID(s string) bool { return validSiteID(s) }
 
 // validOrigin accepts exactly scheme://host[:port] with http or https.
 func validOrigin(s string) bool {

@@ -125,6 +125,43 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+func TestFileLayersOnDefaults(t *testing.T) {
+	write := func(t *testing.T, yaml string) string {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("partial file keeps defaults", func(t *testing.T) {
+		c, err := Load(write(t, "listen: 127.0.0.1:9000\nsites: [{id: blog, name: Blog, origins: ['https://blog.example']}]\n"), env(nil))
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if c.Listen != "127.0.0.1:9000" || c.RateLimit.Burst != 3 || c.HTTP.ReadHeaderTimeout != 5*time.Second {
+			t.Errorf("config = %+v, want the file's listen over the defaults", c)
+		}
+		if len(c.Sites) != 1 || c.Sites[0].ID != "blog" {
+			t.Errorf("sites = %+v, want only the file's", c.Sites)
+		}
+	})
+	t.Run("file without sites has no demo", func(t *testing.T) {
+		c, err := Load(write(t, "listen: 127.0.0.1:9000\n"), env(nil))
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if len(c.Sites) != 0 {
+			t.Errorf("sites = %+v, want none", c.Sites)
+		}
+	})
+	t.Run("unknown key", func(t *testing.T) {
+		_, err := Load(write(t, "trusted_proxy: [10.0.0.0/8]\n"), env(nil))
+		if err == nil || !strings.Contains(err.Error(), "trusted_proxy") {
+			t.Errorf("err = %v, want one naming the unknown key", err)
+		}
+	})
+}
+
 func TestMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil)); err == nil {
 		t.Error("Load of a missing file succeeded")

@@ -296,6 +296,12 @@ func TestFormPost(t *testing.T) {
 		if !strings.Contains(string(r.body), "too quickly") {
 			t.Errorf("429 page does not say why: %s", r.body)
 		}
+		if !strings.Contains(string(r.body), ">From a form.</textarea>") || !strings.Contains(string(r.body), `value="ann@example.org"`) {
+			t.Errorf("429 page lost what the reader typed: %s", r.body)
+		}
+		if r.header.Get("Retry-After") == "" {
+			t.Error("429 page without Retry-After")
+		}
 	})
 }
 

@@ -28,6 +28,7 @@ func siteCORS(svc *moderation.Service) echo.MiddlewareFunc {
 				return next(c) // no CORS headers: the browser keeps the answer from the page
 			}
 			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "Retry-After")
 			if c.Request().Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Content-Type")
@@ -60,14 +61,23 @@ func requestLogger(log *slog.Logger) echo.MiddlewareFunc {
 		LogStatus: true, LogURIPath: true, LogMethod: true, LogRequestID: true, LogLatency: true, LogRoutePath: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			level := slog.LevelInfo
-			if v.Status >= 500 {
-				level = slog.LevelError
-			}
-			log.LogAttrs(c.Request().Context(), level, "request",
+			// The access line only: errors are logged once, by the error handler.
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
 				slog.String("method", v.Method), slog.String("route", v.RoutePath), slog.String("path", v.URIPath),
 				slog.Int("status", v.Status), slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID))
 			return nil
+		},
+	})
+}
+
+// recoverer turns a panic in a handler into an internal error for the error
+// handler, logging the stack through the service's logger.
+func recoverer(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.LogAttrs(c.Request().Context(), slog.LevelError, "handler panicked",
+				slog.String("err", err.Error()), slog.String("stack", string(stack)))
+			return err
 		},
 	})
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -39,10 +40,19 @@ func handleDemo(svc *moderation.Service, pages *pageRenderer) echo.HandlerFunc {
 			Thread: t,
 			Form: web.Form{
 				Action: "/api/v1/sites/" + demoSite + "/comments",
-				Values: web.FormValues{Page: demoPage, PageURL: c.Scheme() + "://" + c.Request().Host + demoPage, PageTitle: demoTitle},
+				Values: web.FormValues{Page: demoPage, PageURL: requestScheme(c) + "://" + c.Request().Host + demoPage, PageTitle: demoTitle},
 			},
 		})
 	}
+}
+
+// requestScheme is the scheme of this connection. Unlike Echo's Scheme, it
+// does not believe X-Forwarded-Proto, which anyone can send.
+func requestScheme(c echo.Context) string {
+	if c.Request().TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 type healthResponse struct {
@@ -58,7 +68,7 @@ func handleHealth() echo.HandlerFunc {
 
 // handleReady answers 200 when every dependency answers and 503 otherwise,
 // naming which one failed but not how (details go to the log).
-func handleReady(ready ReadinessCheck) echo.HandlerFunc {
+func handleReady(ready ReadinessCheck, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if ready == nil {
 			return c.JSON(http.StatusOK, healthResponse{Status: "ok"})
@@ -79,7 +89,7 @@ func handleReady(ready ReadinessCheck) echo.HandlerFunc {
 			out.Checks[name] = "ok"
 		}
 		if len(errs) > 0 {
-			c.Logger().Warn(errors.Join(errs...))
+			log.LogAttrs(c.Request().Context(), slog.LevelWarn, "not ready", slog.String("err", errors.Join(errs...).Error()))
 		}
 		return c.JSON(status, out)
 	}

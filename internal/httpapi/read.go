@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
@@ -26,7 +27,7 @@ type threadResponse struct {
 // handleThread answers a page's approved comments as a tree.
 func handleThread(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		q := threadQuery{Page: c.QueryParam("page")}
+		q := threadQuery{Page: strings.TrimSpace(c.QueryParam("page"))}
 		if err := check(v, &q); err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func toPublicList(list []*comment.Public) []publicComment {
 }
 
 type countsQuery struct {
-	Pages []string `json:"page" validate:"required,min=1,max=100,dive,required,line,maxbytes=512"`
+	Page string `json:"page" validate:"required,line,maxbytes=512"`
 }
 
 type countsResponse struct {
@@ -59,14 +60,20 @@ type countsResponse struct {
 // (?page=A&page=B, at most maxCountPages).
 func handleCounts(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		q := countsQuery{Pages: c.QueryParams()["page"]}
-		if len(q.Pages) > maxCountPages {
+		pages := c.QueryParams()["page"]
+		switch {
+		case len(pages) == 0:
+			return comment.Invalid("page", "Name at least one page: ?page=KEY&page=KEY2.")
+		case len(pages) > maxCountPages:
 			return comment.Invalid("page", "At most 100 pages can be counted in one request.")
 		}
-		if err := check(v, &q); err != nil {
-			return err
+		for i, p := range pages {
+			pages[i] = strings.TrimSpace(p)
+			if err := check(v, &countsQuery{Page: pages[i]}); err != nil {
+				return err
+			}
 		}
-		counts, err := svc.Counts(c.Request().Context(), c.Param("site"), q.Pages)
+		counts, err := svc.Counts(c.Request().Context(), c.Param("site"), pages)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -17,13 +18,13 @@ import (
 func addRoutes(e *echo.Echo, svc *moderation.Service, auth Authenticator, v *validator.Validate, pages *pageRenderer, opt Options) {
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(opt.Logger))
-	e.Use(middleware.Recover())
+	e.Use(recoverer(opt.Logger))
 	e.Use(securityHeaders())
 	e.Use(middleware.BodyLimit(strconv.Itoa(bodyLimit) + "B"))
 
 	// Health.
-	e.GET("/healthz", handleHealth())
-	e.GET("/readyz", handleReady(opt.Ready))
+	getHead(e, "/healthz", handleHealth())
+	getHead(e, "/readyz", handleReady(opt.Ready, opt.Logger))
 	if opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(opt.Metrics))
 	}
@@ -31,8 +32,8 @@ func addRoutes(e *echo.Echo, svc *moderation.Service, auth Authenticator, v *val
 	// Public API: no authentication, CORS for each site's own origins.
 	public := e.Group("/api/v1/sites/:site", siteCORS(svc))
 	public.POST("/comments", handleSubmit(svc, v, pages))
-	public.GET("/comments", handleThread(svc, v))
-	public.GET("/counts", handleCounts(svc, v))
+	getHead(public, "/comments", handleThread(svc, v))
+	getHead(public, "/counts", handleCounts(svc, v))
 	public.OPTIONS("/comments", handlePreflight())
 	public.OPTIONS("/counts", handlePreflight())
 
@@ -46,15 +47,34 @@ func addRoutes(e *echo.Echo, svc *moderation.Service, auth Authenticator, v *val
 
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })
-	e.GET("/demo/", handleDemo(svc, pages))
-	e.GET("/static/*", echo.WrapHandler(staticFiles(24*time.Hour)))
+	getHead(e, "/demo/", handleDemo(svc, pages))
+	getHead(e, "/static/*", echo.WrapHandler(staticFiles(24*time.Hour)))
 }
 
-// staticFiles serves the embedded assets with a cache lifetime.
+// router is what getHead adds routes to: the server or a group.
+type router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// getHead routes both GET and HEAD to h (Echo does not answer HEAD by
+// itself; load balancers probe with it). net/http drops the body of a HEAD
+// answer.
+func getHead(r router, path string, h echo.HandlerFunc) {
+	r.GET(path, h)
+	r.HEAD(path, h)
+}
+
+// staticFiles serves the embedded assets with a cache lifetime. Directories
+// are not listed.
 func staticFiles(maxAge time.Duration) http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(web.Static()))
 	cache := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", cache)
 		files.ServeHTTP(w, r)
 	})

@@ -6,10 +6,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -55,6 +58,41 @@ type submitResponse struct {
 	Message string        `json:"message"`
 }
 
+// maxUserAgentBytes is as much of a User-Agent header as is kept.
+const maxUserAgentBytes = 512
+
+// clientIP is the client's address as the IP extractor sees it (the peer,
+// or the rightmost untrusted X-Forwarded-For hop), normalised. Anything that
+// does not parse as an address falls back to the peer.
+func clientIP(c echo.Context) string {
+	if a, err := netip.ParseAddr(c.RealIP()); err == nil {
+		return a.Unmap().String()
+	}
+	if ap, err := netip.ParseAddrPort(c.Request().RemoteAddr); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return c.Request().RemoteAddr
+}
+
+// cleanHeader makes a header value safe to store: valid UTF-8, no control
+// characters, at most max bytes (cut on a character boundary).
+func cleanHeader(v string, max int) string {
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(v, "\uFFFD"))
+	if len(v) <= max {
+		return v
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut]
+}
+
 // isFormPost reports whether the request is a classic HTML form post.
 func isFormPost(c echo.Context) bool {
 	if c.Request().Method != http.MethodPost {
@@ -74,7 +112,11 @@ func decodeSubmit(c echo.Context) (submitRequest, error) {
 	}
 	raw, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		return req, err // the body limit's 413, or a broken connection
+		var herr *echo.HTTPError
+		if errors.As(err, &herr) {
+			return req, err // the body limit's 413
+		}
+		return req, &badRequest{msg: "The request body could not be read completely."}
 	}
 	if mt == echo.MIMEApplicationForm {
 		return req, decodeForm(raw, &req)
@@ -83,6 +125,8 @@ func decodeSubmit(c echo.Context) (submitRequest, error) {
 		return req, &badRequest{msg: "The request body is not valid UTF-8."}
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
+		// Unmarshal fills every other field before reporting a value of the
+		// wrong type, so the caller can still check the rest.
 		var terr *json.UnmarshalTypeError
 		if errors.As(err, &terr) && terr.Field != "" {
 			return req, comment.Invalid(terr.Field, "This must be a string.")
@@ -90,6 +134,28 @@ func decodeSubmit(c echo.Context) (submitRequest, error) {
 		return req, &badRequest{msg: "The request body is not valid JSON."}
 	}
 	return req, nil
+}
+
+// mergeFieldErrors joins two errors that may each be a *comment.ValidationError;
+// a message in first wins over one for the same field in second. Any other
+// error in first is returned as it is.
+func mergeFieldErrors(first, second error) error {
+	if first == nil {
+		return second
+	}
+	var a, b *comment.ValidationError
+	if !errors.As(first, &a) {
+		return first
+	}
+	if !errors.As(second, &b) {
+		return first
+	}
+	for k, v := range b.Fields {
+		if _, ok := a.Fields[k]; !ok {
+			a.Fields[k] = v
+		}
+	}
+	return a
 }
 
 // decodeForm fills req from an urlencoded body. Only the first value of each
@@ -114,9 +180,10 @@ func decodeForm(raw []byte, req *submitRequest) error {
 func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req, err := decodeSubmit(c)
-		if err == nil {
+		var verr *comment.ValidationError
+		if err == nil || errors.As(err, &verr) {
 			req.trim()
-			err = check(v, &req)
+			err = mergeFieldErrors(err, check(v, &req))
 		}
 		var rec moderation.Receipt
 		if err == nil {
@@ -130,8 +197,8 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 				Email:     req.Email,
 				Website:   req.Website,
 				Body:      req.Body,
-				IP:        c.RealIP(),
-				UserAgent: c.Request().UserAgent(),
+				IP:        clientIP(c),
+				UserAgent: cleanHeader(c.Request().UserAgent(), maxUserAgentBytes),
 			})
 		}
 		if isFormPost(c) {
@@ -156,53 +223,42 @@ func statusMessage(s comment.Status) string {
 }
 
 // respondToForm answers a form post: 303 back to the article (only to one of
-// the site's own origins) with the new comment's anchor; the form again with
-// each error beside its field; or a plain page for anything else.
+// the site's own origins) with the new comment's anchor; or the form again,
+// with what the reader typed, and each error beside its field or, for a
+// refusal that concerns no field (too fast, server busy), above the form.
 func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer, req submitRequest, rec moderation.Receipt, err error) error {
 	back := ""
 	if site, serr := svc.Site(c.Request().Context(), c.Param("site")); serr == nil {
-		back = safeReturnURL(site, req.PageURL)
+		back = site.ReturnURL(req.PageURL)
 	}
-	var verr *comment.ValidationError
-	switch {
-	case errors.As(err, &verr):
-		return pages.render(c, http.StatusUnprocessableEntity, "form.html", formPage{
-			BackURL: back,
-			Form:    web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: verr.Fields},
+	if err == nil {
+		if back != "" {
+			return c.Redirect(http.StatusSeeOther, back+"#comment-"+rec.Comment.ID)
+		}
+		return pages.render(c, http.StatusCreated, "message.html", messagePage{
+			Title:   "Thank you for your comment",
+			Message: statusMessage(rec.Status),
 		})
-	case err != nil:
-		return err
-	case back != "":
-		return c.Redirect(http.StatusSeeOther, back+"#comment-"+rec.Comment.ID)
 	}
-	return pages.render(c, http.StatusCreated, "message.html", messagePage{
-		Title:   "Thank you for your comment",
-		Message: statusMessage(rec.Status),
-	})
+	status, body, retry := errorResponse(err)
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		return err // the error handler logs it and answers with a plain page
+	}
+	if retry > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+	}
+	page := formPage{BackURL: back, Form: web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: body.Fields}}
+	if len(body.Fields) == 0 {
+		page.Message = body.Error
+	}
+	return pages.render(c, status, "form.html", page)
 }
 
 // formPage is the data of form.html.
 type formPage struct {
 	BackURL string
+	Message string // a refusal that concerns no single field
 	Form    web.Form
-}
-
-// safeReturnURL returns pageURL without its fragment when it lies on one of
-// the site's origins, and "" otherwise, so that the form cannot be used to
-// redirect readers to arbitrary places.
-func safeReturnURL(site comment.Site, pageURL string) string {
-	if pageURL == "" {
-		return ""
-	}
-	u, err := url.Parse(pageURL)
-	if err != nil || u.User != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return ""
-	}
-	if !site.AllowsOrigin(u.Scheme + "://" + u.Host) {
-		return ""
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
 }
 
 // publicComment is the JSON of a comment anyone may see. It has no email,

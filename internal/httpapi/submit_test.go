@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -163,6 +164,28 @@ func TestBodyLimit(t *testing.T) {
 		r := s.do(t, http.MethodPost, "/api/v1/sites/blog/comments", "application/json", struct{ io.Reader }{strings.NewReader(huge)}, nil)
 		if r.status != http.StatusRequestEntityTooLarge {
 			t.Errorf("status = %d, want 413", r.status)
+		}
+	})
+	t.Run("limit is near the largest comment", func(t *testing.T) {
+		if bodyLimit < 6*65525 || bodyLimit > 450_000 {
+			t.Errorf("bodyLimit = %d bytes, want just above six times the largest comment", bodyLimit)
+		}
+	})
+	t.Run("largest valid JSON with every character escaped fits", func(t *testing.T) {
+		esc := func(s string) string {
+			var b strings.Builder
+			for _, r := range s {
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+			return b.String()
+		}
+		email := strings.Repeat("e", 64) + "@" + strings.Repeat("d", 31) + ".org"
+		raw := fmt.Sprintf(`{"page":"%s","page_url":"%s","page_title":"%s","name":"%s","email":"%s","website":"%s","body":"%s"}`,
+			esc("/"+strings.Repeat("p", 511)), esc("https://blog.example/"+strings.Repeat("u", 1979)), esc(strings.Repeat("t", 500)),
+			esc(strings.Repeat("n", 245)), esc(email), esc("https://w.example/"+strings.Repeat("w", 182)), esc(strings.Repeat("b", 65525)))
+		r := s.do(t, http.MethodPost, "/api/v1/sites/blog/comments", "application/json", strings.NewReader(raw), nil)
+		if r.status != http.StatusCreated {
+			t.Errorf("status = %d for %d bytes, want 201; body %.300s", r.status, len(raw), r.body)
 		}
 	})
 	t.Run("largest valid form fits", func(t *testing.T) {

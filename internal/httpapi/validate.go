@@ -28,11 +28,13 @@ const (
 	maxParentIDBytes  = 64
 )
 
-// bodyLimit caps a request body before it is read. The largest valid
-// submission is every field at its limit; a form encodes a byte as at most
-// three (%XX) and JSON's escapes stay within that for any text we accept, so
-// three times the sum plus room for field names is enough and no more.
-const bodyLimit = 3*(maxNameBytes+maxEmailBytes+maxWebsiteBytes+maxBodyBytes+maxPageBytes+maxPageURLBytes+maxPageTitleBytes+maxParentIDBytes) + 4096
+// bodyLimit caps a request body before it is read, just above what the
+// largest valid submission can need. Every field at its limit adds up to
+// about 69 KB; a form encodes each byte as at most three (%XX), and JSON as
+// at most six (\u0061 for "a", which JSON encoders do for <, > and &), so
+// six times the sum, plus room for field names, admits every valid comment
+// however it is encoded and nothing much larger.
+const bodyLimit = 6*(maxNameBytes+maxEmailBytes+maxWebsiteBytes+maxBodyBytes+maxPageBytes+maxPageURLBytes+maxPageTitleBytes+maxParentIDBytes) + 4096
 
 // newValidator returns a validator whose errors are keyed by JSON field names
 // and which knows commentd's own checks:

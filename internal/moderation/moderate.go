@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/commentd/commentd/internal/comment"
 )
@@ -161,8 +162,8 @@ func decodeCursor(s string) (comment.Cursor, error) {
 		return comment.Cursor{}, err
 	}
 	micros, id, ok := strings.Cut(string(raw), ".")
-	if !ok || id == "" {
-		return comment.Cursor{}, fmt.Errorf("cursor without id")
+	if !ok || id == "" || len(id) > 64 || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return comment.Cursor{}, fmt.Errorf("cursor without a valid id")
 	}
 	us, err := strconv.ParseInt(micros, 10, 64)
 	if err != nil {

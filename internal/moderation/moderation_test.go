@@ -86,7 +86,7 @@ func TestCursorRoundTrip(t *testing.T) {
 	if !got.CreatedAt.Equal(want.CreatedAt) || got.ID != want.ID {
 		t.Errorf("round trip = %+v, want %+v", got, want)
 	}
-	for _, bad := range []string{"", "!!", "bm8tZG90", "eC55"} {
+	for _, bad := range []string{"", "!!", "bm8tZG90", "eC55", encodeCursor(comment.Cursor{ID: "\xff\x00"})} {
 		if _, err := decodeCursor(bad); err == nil {
 			t.Errorf("decodeCursor(%q) accepted", bad)
 		}

@@ -78,7 +78,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		UpdatedAt:     now,
 	}
 	c.Status, c.Reasons = judge(c)
-	page := comment.Page{SiteID: site.ID, Key: sub.PageKey, URL: sub.PageURL, Title: sub.PageTitle}
+	// The page's address is kept only when it lies on the site's own
+	// origins; anyone could otherwise point it elsewhere with one comment.
+	page := comment.Page{SiteID: site.ID, Key: sub.PageKey, URL: site.ReturnURL(sub.PageURL), Title: sub.PageTitle}
 	if err := s.store.CreateComment(ctx, c, page); err != nil {
 		return Receipt{}, fmt.Errorf("store comment on site %q: %w", site.ID, err)
 	}

@@ -1,9 +1,11 @@
 package ratelimit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -323,9 +325,55 @@ func TestRedisRecovery(t *testing.T) {
 	}
 }
 
+// pingProbe is a raw connection to Redis of its own, for asking whether the
+// server answers without going through the client under test.
+type pingProbe struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// newPingProbe connects to addr; the connection closes when the test ends
+// and, as a safety net, gives up on any read after 30s.
+func newPingProbe(t *testing.T, addr string) *pingProbe {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	return &pingProbe{conn: conn, r: bufio.NewReader(conn)}
+}
+
+// ping sends PING and returns a channel that receives nil once the server
+// answers +PONG, or the error.
+func (p *pingProbe) ping(t *testing.T) <-chan error {
+	t.Helper()
+	if _, err := p.conn.Write([]byte("PING\r\n")); err != nil {
+		t.Fatalf("probe PING: %v", err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		line, err := p.r.ReadString('\n')
+		if err == nil && line != "+PONG\r\n" {
+			err = fmt.Errorf("PING answered %q", line)
+		}
+		answered <- err
+	}()
+	return answered
+}
+
 func TestRedisStalled(t *testing.T) {
-	// Not parallel: CLIENT PAUSE stalls the whole server, so no other test
-	// of this package may run meanwhile.
+	// CLIENT PAUSE stalls a whole server, so each case pauses a private one:
+	// the cases run in parallel and never stall the shared Redis that other
+	// packages use.
+	const (
+		pause = 3 * time.Second // far beyond Allow's 100ms default timeout
+		// probeGrace is how long the probe is watched after Allow returned.
+		// No answer by then proves the pause still held when Allow
+		// returned; a longer grace only makes that check stricter.
+		probeGrace = 500 * time.Millisecond
+	)
 	tests := []struct {
 		name           string
 		contextTimeout bool // go-redis ContextTimeoutEnabled
@@ -335,18 +383,20 @@ func TestRedisStalled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opt := redisOptions(t)
+			t.Parallel()
+			opt, err := redis.ParseURL(testenv.PrivateRedis(t)) // killed at cleanup, paused or not
+			if err != nil {
+				t.Fatalf("parse Redis URL: %v", err)
+			}
 			admin := newClient(t, opt)
 			limOpt := *opt
 			limOpt.ContextTimeoutEnabled = tt.contextTimeout
 			client := newClient(t, &limOpt)
 			fallbacks := newFallbackCounter()
 			logger, logs := newLogger()
-			// The default timeout (100ms) is well inside the 500ms pause.
 			r := NewRedis(client, NewLocal(time.Now), RedisOptions{Logger: logger, Fallbacks: fallbacks})
 			key := testenv.UniqueName("test:stalled:")
 			lim := comment.RateLimit{Every: time.Minute, Burst: 3}
-			t.Cleanup(func() { admin.Del(context.Background(), redisKey(key)) })
 
 			// Warm up through the same client, with a generous timeout: a
 			// pooled connection and the script loaded, so that the call
@@ -359,21 +409,27 @@ func TestRedisStalled(t *testing.T) {
 			if got := testutil.ToFloat64(warmFallbacks); got != 0 {
 				t.Fatalf("warm-up fallbacks = %v, want 0", got)
 			}
+			probe := newPingProbe(t, opt.Addr)
+			if err := <-probe.ping(t); err != nil {
+				t.Fatalf("probe before the pause: %v", err)
+			}
 
-			if err := admin.Do(context.Background(), "CLIENT", "PAUSE", 500, "ALL").Err(); err != nil {
+			if err := admin.Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
 				t.Fatalf("CLIENT PAUSE: %v", err)
 			}
-			t.Cleanup(func() {
-				// Redis 7.0 queues this behind the pause too, so it returns
-				// once the server answers again.
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := admin.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
-					t.Errorf("CLIENT UNPAUSE: %v", err)
-				}
-			})
+			// Sent after the pause took effect, so answered only once it ends.
+			probeAnswered := probe.ping(t)
 
 			got, err := r.Allow(context.Background(), key, lim)
+
+			// Ordering, not a time limit on Allow: had Allow waited for
+			// Redis to answer, the pause would be over and the probe
+			// answered at once.
+			select {
+			case err := <-probeAnswered:
+				t.Fatalf("paused Redis answered the probe (err %v) within %s of Allow returning; want Allow to return while the pause holds", err, probeGrace)
+			case <-time.After(probeGrace):
+			}
 			if err != nil {
 				t.Fatalf("Allow while stalled: error %v, want none", err)
 			}
@@ -385,6 +441,11 @@ func TestRedisStalled(t *testing.T) {
 			}
 			if got := logs.count("WARN"); got != 1 {
 				t.Errorf("warnings = %d, want 1; log:\n%s", got, logs)
+			}
+			// The probe's silence above must come from the pause, not from
+			// a broken probe: once the pause ends it is answered.
+			if err := <-probeAnswered; err != nil {
+				t.Errorf("probe after the pause: %v", err)
 			}
 		})
 	}

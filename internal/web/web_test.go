@@ -15,6 +15,7 @@ func TestFormShowsErrorsBesideFields(t *testing.T) {
 	data := struct {
 		Form    Form
 		BackURL string
+		Message string
 	}{
 		Form: Form{
 			Action: "/api/v1/sites/demo/comments",

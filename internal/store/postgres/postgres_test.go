@@ -63,9 +63,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) comment.Store { return openSchema(t) })
 }
 
-func TestOpenTwiceMigratesOnce(t *testing.T) {
-	s := openSchema(t)
-	defer s.Close()
+// openAgain opens a second store on the schema of s, as another instance
+// sharing the database would.
+func openAgain(t *testing.T, s *Store) *Store {
+	t.Helper()
 	ctx := context.Background()
 	var schema string
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
@@ -79,10 +80,25 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Open on a migrated schema: %v", err)
 	}
+	return again
+}
+
+func TestOpenTwiceMigratesOnce(t *testing.T) {
+	s := openSchema(t)
+	defer s.Close()
+	again := openAgain(t, s)
 	defer again.Close()
-	if err := again.Ping(ctx); err != nil {
+	if err := again.Ping(context.Background()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
+}
+
+func TestSecretSharedByStoresOnOneSchema(t *testing.T) {
+	a := openSchema(t)
+	defer a.Close()
+	b := openAgain(t, a)
+	defer b.Close()
+	storetest.CheckSameSecret(t, a, b)
 }
 
 func TestUnreachableIsUnavailable(t *testing.T) {

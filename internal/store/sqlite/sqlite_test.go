@@ -57,6 +57,18 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
+func TestSecretSharedByStoresOnOneFile(t *testing.T) {
+	a, path := openTemp(t, Options{})
+	defer a.Close()
+	// A second instance on the same file, as another process would open it.
+	b, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("second Open(%s): %v", path, err)
+	}
+	defer b.Close()
+	storetest.CheckSameSecret(t, a, b)
+}
+
 func TestPragmas(t *testing.T) {
 	s, _ := openTemp(t, Options{})
 	defer s.Close()
@@ -125,6 +137,11 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	}
 	if _, err := s.Comment(ctx, c.ID); !errors.Is(err, comment.ErrNotFound) {
 		t.Errorf("Comment after the failed write: error = %v, want ErrNotFound", err)
+	}
+
+	_, err = s.Secret(ctx, "hmac", func() ([]byte, error) { return []byte("k"), nil })
+	if !errors.Is(err, comment.ErrUnavailable) {
+		t.Errorf("Secret while locked: error = %v, want ErrUnavailable", err)
 	}
 
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {

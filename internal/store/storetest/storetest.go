@@ -4,8 +4,10 @@
 package storetest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +46,9 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"Approved", testApproved},
 		{"CountApproved", testCountApproved},
 		{"ConcurrentCreate", testConcurrentCreate},
+		{"Secret", testSecret},
+		{"SecretGenerateError", testSecretGenerateError},
+		{"ConcurrentSecret", testConcurrentSecret},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
@@ -801,6 +807,171 @@ func testConcurrentCreate(t *testing.T, s comment.Store) {
 	}
 	if got, want := ids(listed), sorted(cs); !slices.Equal(got, want) {
 		t.Errorf("List ids = %q, want %q", got, want)
+	}
+}
+
+// countingGenerator returns a generator that counts its calls in calls and
+// returns value.
+func countingGenerator(calls *atomic.Int32, value []byte) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		calls.Add(1)
+		return slices.Clone(value), nil
+	}
+}
+
+func testSecret(t *testing.T, s comment.Store) {
+	ctx := ctxFor(t)
+	first, second := "secret-"+newID(), "secret-"+newID()
+	v1 := []byte{0x00, 0xff, 0x80, 'k', 0x00} // binary, with NUL bytes
+	v2 := []byte("another value")
+	v3 := []byte("yet another value")
+	steps := []struct {
+		name      string
+		secret    string
+		generates []byte
+		want      []byte
+		wantCalls int32
+	}{
+		{"first call generates and stores", first, v1, v1, 1},
+		{"second call returns the stored value without generating", first, v2, v1, 0},
+		{"another name is independent", second, v3, v3, 1},
+		{"the first name keeps its value", first, v3, v1, 0},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			var calls atomic.Int32
+			got, err := s.Secret(ctx, st.secret, countingGenerator(&calls, st.generates))
+			if err != nil {
+				t.Fatalf("Secret: %v", err)
+			}
+			if !bytes.Equal(got, st.want) {
+				t.Errorf("Secret = %x, want %x", got, st.want)
+			}
+			if n := calls.Load(); n != st.wantCalls {
+				t.Errorf("generate called %d times, want %d", n, st.wantCalls)
+			}
+		})
+	}
+}
+
+func testSecretGenerateError(t *testing.T, s comment.Store) {
+	ctx := ctxFor(t)
+	name := "secret-" + newID()
+	errEntropy := errors.New("entropy exhausted")
+	tests := []struct {
+		name     string
+		generate func() ([]byte, error)
+		want     error // nil: any error
+	}{
+		{"generate fails", func() ([]byte, error) { return nil, errEntropy }, errEntropy},
+		{"generate returns nothing", func() ([]byte, error) { return []byte{}, nil }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Secret(ctx, name, tt.generate)
+			if err == nil {
+				t.Fatalf("Secret = %x, want an error", got)
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Secret error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("nothing was stored", func(t *testing.T) {
+		var calls atomic.Int32
+		want := []byte("working generator")
+		got, err := s.Secret(ctx, name, countingGenerator(&calls, want))
+		if err != nil {
+			t.Fatalf("Secret: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("Secret = %x, want %x", got, want)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("generate called %d times, want 1", n)
+		}
+	})
+}
+
+func testConcurrentSecret(t *testing.T, s comment.Store) {
+	CheckSameSecret(t, s)
+}
+
+// CheckSameSecret calls Secret for one new name from 20 goroutines, spread
+// over stores (which must share one database), each with a generator
+// returning its own random value. It fails t unless every call returns the
+// same value, produced by one of the generators, and a later call on each
+// store returns that value without generating.
+func CheckSameSecret(t *testing.T, stores ...comment.Store) {
+	t.Helper()
+	ctx := ctxFor(t)
+	name := "secret-" + newID()
+	const n = 20
+	var (
+		values = make([][]byte, n) // what goroutine i's generator returns
+		called = make([]atomic.Bool, n)
+		got    = make([][]byte, n)
+		errs   = make([]error, n)
+		wg     sync.WaitGroup
+	)
+	for i := range values {
+		values[i] = make([]byte, 32)
+		rand.Read(values[i])
+	}
+	start := make(chan struct{})
+	for i := range n {
+		s := stores[i%len(stores)]
+		wg.Go(func() {
+			<-start
+			got[i], errs[i] = s.Secret(ctx, name, func() ([]byte, error) {
+				called[i].Store(true)
+				// A slow generator keeps the window open in which other
+				// callers find nothing stored yet and generate too.
+				time.Sleep(10 * time.Millisecond)
+				return slices.Clone(values[i]), nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var want []byte
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Secret in goroutine %d: %v", i, errs[i])
+			continue
+		}
+		if want == nil {
+			want = got[i]
+		}
+		if !bytes.Equal(got[i], want) {
+			t.Errorf("goroutine %d got secret %x, goroutine before got %x", i, got[i], want)
+		}
+	}
+	if want == nil {
+		t.Fatal("no call succeeded")
+	}
+	generated := false
+	for i := range n {
+		if called[i].Load() && bytes.Equal(values[i], want) {
+			generated = true
+		}
+	}
+	if !generated {
+		t.Errorf("secret %x is none of the values the called generators returned", want)
+	}
+	for i, s := range stores {
+		var calls atomic.Int32
+		again, err := s.Secret(ctx, name, countingGenerator(&calls, []byte("too late")))
+		if err != nil {
+			t.Fatalf("Secret afterwards on store %d: %v", i, err)
+		}
+		if !bytes.Equal(again, want) {
+			t.Errorf("Secret afterwards on store %d = %x, want %x", i, again, want)
+		}
+		if c := calls.Load(); c != 0 {
+			t.Errorf("Secret afterwards on store %d called generate %d times, want 0", i, c)
+		}
 	}
 }
 
