@@ -41,7 +41,11 @@ func SiteToken(name, hexDigest string, sites []string) (Token, error) {
 	if err != nil || len(b) != sha256.Size {
 		return Token{}, fmt.Errorf("token %q: sha256 must be 64 hex characters", name)
 	}
-	t := Token{Principal: comment.Principal{Name: name, Sites: append([]string(nil), sites...)}}
+	roles := make(map[string]comment.Role, len(sites))
+	for _, s := range sites {
+		roles[s] = comment.RoleModerator
+	}
+	t := Token{Principal: comment.Principal{Name: name, Roles: roles}}
 	copy(t.SHA256[:], b)
 	return t, nil
 }

@@ -1,10 +1,14 @@
 package comment
 
-// Principal is an authenticated caller of the moderation API.
+import "sort"
+
+// Principal is an authenticated caller: a signed-in user, a user's API token,
+// or a token from the configuration.
 type Principal struct {
-	Name  string   // shown in moderation history
-	Admin bool     // may act on every site
-	Sites []string // sites a non-admin may moderate
+	UserID string          // empty for tokens from the configuration
+	Name   string          // shown in moderation history
+	Admin  bool            // may act on every site
+	Roles  map[string]Role // site id -> role, for a non-admin
 }
 
 // CanModerate reports whether p may see and change the comments of siteID.
@@ -12,10 +16,23 @@ func (p Principal) CanModerate(siteID string) bool {
 	if p.Admin {
 		return true
 	}
-	for _, s := range p.Sites {
-		if s == siteID {
-			return true
+	r, ok := p.Roles[siteID]
+	return ok && r.Valid()
+}
+
+// CanManage reports whether p may change siteID's moderators and settings.
+func (p Principal) CanManage(siteID string) bool {
+	return p.Admin || p.Roles[siteID] == RoleOwner
+}
+
+// SiteIDs returns the sites a non-admin may moderate, sorted.
+func (p Principal) SiteIDs() []string {
+	out := make([]string, 0, len(p.Roles))
+	for id, r := range p.Roles {
+		if r.Valid() {
+			out = append(out, id)
 		}
 	}
-	return false
+	sort.Strings(out)
+	return out
 }

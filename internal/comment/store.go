@@ -9,11 +9,16 @@ import (
 // oldest first by (CreatedAt, ID) and paged by keyset: pass the last
 // comment's position as After to get the next page.
 type ListFilter struct {
-	SiteIDs []string // empty means every site
-	Status  Status   // required
-	PageKey string   // optional
-	After   *Cursor  // optional
-	Limit   int      // 1..500
+	SiteIDs     []string // empty means every site
+	Status      Status   // required
+	PageKey     string   // optional
+	AuthorEmail string   // optional, matched case-insensitively
+	IP          string   // optional, exact
+	// Query is optional full-text search in the body and the author's name:
+	// every word must occur (case-insensitive, whole words).
+	Query string
+	After *Cursor // optional
+	Limit int     // 1..500
 }
 
 // Cursor is a position in the (CreatedAt, ID) order.
@@ -35,6 +40,9 @@ type StatusChange struct {
 // concurrent use. Every method that writes does so in one transaction and
 // returns only after the transaction is committed.
 type Store interface {
+	AccountStore
+	ModerationStore
+
 	// UpsertSite creates the site or updates its name, origins and limits.
 	UpsertSite(ctx context.Context, s Site) error
 	// Site returns the site with id, or ErrNotFound.

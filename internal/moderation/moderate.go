@@ -76,10 +76,10 @@ func (s *Service) Queue(ctx context.Context, p comment.Principal, f QueueFilter)
 		}
 		lf.SiteIDs = []string{f.SiteID}
 	case !p.Admin:
-		if len(p.Sites) == 0 {
+		lf.SiteIDs = p.SiteIDs()
+		if len(lf.SiteIDs) == 0 {
 			return QueuePage{}, comment.ErrForbidden
 		}
-		lf.SiteIDs = p.Sites
 	}
 	if f.Cursor != "" {
 		cur, err := decodeCursor(f.Cursor)
