@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/auth"
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/config"
+	"github.com/commentd/commentd/internal/events"
 	"github.com/commentd/commentd/internal/httpapi"
 	"github.com/commentd/commentd/internal/markup"
 	"github.com/commentd/commentd/internal/moderation"
@@ -32,21 +35,47 @@ import (
 const usage = `usage: commentd <command> [flags]
 
 commands:
-  serve    run the HTTP service (the default)
+  serve                                   run the HTTP service (the default)
+  user create --email E [--role admin]    create a moderator account; the password is read
+                                          from standard input, or generated and printed once
+  user grant --email E --site S --role R  give a user the role owner or moderator on a site
+  user revoke --email E --site S          take a user's role on a site away
+  user password --email E                 set a new password (standard input, or generated)
+  token create --email E --name N         make an API token for a user; printed once
 
-Run "commentd serve -h" for its flags.
+Every command takes --config FILE (default: COMMENTD_CONFIG, else the built-in
+config/commentd.yaml) and the same environment overrides as serve.
 `
 
+// env bundles what run receives from the process, so that commands can be
+// run inside tests.
+type env struct {
+	lookup func(string) (string, bool)
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
 // run is the whole program: it parses args, reads configuration through
-// lookupEnv, and serves until ctx is cancelled.
-func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+// lookupEnv, and runs the command (serve until ctx is cancelled).
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{lookup: lookupEnv, stdin: stdin, stdout: stdout, stderr: stderr}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "user" || cmd == "token" {
+		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("%s: name a subcommand", cmd)
+		}
+		cmd, args = cmd+" "+args[0], args[1:]
+	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, lookupEnv, stdout, stderr)
+		return serve(ctx, args, e)
+	case "user create", "user grant", "user revoke", "user password", "token create":
+		return accountCommand(ctx, cmd, args, e)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -55,15 +84,21 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+// configFlag adds --config to fs; read it after fs.Parse.
+func configFlag(fs *flag.FlagSet, e env) *string {
+	defaultPath, _ := e.lookup("COMMENTD_CONFIG")
+	return fs.String("config", defaultPath, "configuration file (default: COMMENTD_CONFIG, else the built-in config/commentd.yaml)")
+}
+
+func serve(ctx context.Context, args []string, e env) error {
+	stdout, stderr := e.stdout, e.stderr
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	defaultPath, _ := lookupEnv("COMMENTD_CONFIG")
-	configPath := fs.String("config", defaultPath, "configuration file (default: COMMENTD_CONFIG, else the built-in config/commentd.yaml)")
+	configPath := configFlag(fs, e)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*configPath, lookupEnv)
+	cfg, err := config.Load(*configPath, e.lookup)
 	if err != nil {
 		return err
 	}
@@ -84,6 +119,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if rdb != nil {
 		defer rdb.Close()
 	}
+	bus := newBus(ctx, rdb, log, registry)
 
 	secret, err := serverSecret(ctx, store, cfg)
 	if err != nil {
@@ -99,9 +135,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 
 	svc := moderation.New(moderation.Deps{
-		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Logger: log,
+		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Logger: log,
 	})
-	handler, err := httpapi.NewServer(svc, tokens, httpapi.Options{
+	accounts, err := account.New(account.Deps{Store: store, Limiter: limiter, Static: tokens, SessionTTL: cfg.SessionTTL, Logger: log})
+	if err != nil {
+		return err
+	}
+	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus}, httpapi.Options{
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		TrustedProxies: cfg.TrustedPrefixes(),
 		Logger:         log,
 		Ready:          readiness(store, rdb),
@@ -231,6 +272,28 @@ func serverSecret(ctx context.Context, store comment.Store, cfg config.Config) (
 	return secret, nil
 }
 
+// newBus returns the live event bus: fanned out through Redis pub/sub when
+// Redis is configured (so a moderator on any instance sees events from all),
+// else in this process only.
+func newBus(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Registerer) events.Bus {
+	local := events.NewLocal()
+	if rdb == nil {
+		return local
+	}
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "commentd_events_fallbacks_total",
+		Help: "Live events delivered in this process only because Redis did not take them.",
+	})
+	reg.MustRegister(fallbacks)
+	bus := events.NewRedis(rdb, "commentd:events", local, events.RedisOptions{Logger: log, Fallbacks: fallbacks})
+	go func() {
+		if err := bus.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("live events stopped", "err", err)
+		}
+	}()
+	return bus
+}
+
 func apiTokens(cfg config.Config, adminToken string) (*auth.Tokens, error) {
 	list := []auth.Token{auth.AdminToken(adminToken)}
 	for _, t := range cfg.Tokens {
@@ -268,6 +331,7 @@ func printWelcome(w io.Writer, cfg config.Config, addr, adminToken string, gener
 	fmt.Fprintf(w, "  demo article:   %s/demo/\n", base)
 	fmt.Fprintf(w, "  public API:     %s/api/v1/sites/{site}/comments\n", base)
 	fmt.Fprintf(w, "  moderation API: %s/api/v1/moderation/comments (Authorization: Bearer <admin token>)\n", base)
+	fmt.Fprintf(w, "  moderator UI:   %s/admin/ (create an account: commentd user create --email you@example.org --role admin)\n", base)
 	if generated {
 		fmt.Fprintf(w, "  admin token for this run (set COMMENTD_ADMIN_TOKEN to keep one): %s\n", adminToken)
 	} else {

@@ -95,7 +95,7 @@ func start(t *testing.T, s setup) *instance {
 	inst := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, done: done, err: &runErr}
 	go func() {
 		defer close(done)
-		runErr = run(ctx, args, lookup, inst.stdout, inst.stderr)
+		runErr = run(ctx, args, lookup, strings.NewReader(""), inst.stdout, inst.stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -549,7 +549,7 @@ func TestDatabaseLocked(t *testing.T) {
 
 func TestUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"frobnicate"}, func(string) (string, bool) { return "", false }, &out, &errb); err == nil {
+	if err := run(context.Background(), []string{"frobnicate"}, func(string) (string, bool) { return "", false }, strings.NewReader(""), &out, &errb); err == nil {
 		t.Error("unknown command accepted")
 	}
 	if !strings.Contains(errb.String(), "usage") {
@@ -565,7 +565,7 @@ func TestBadConfigFails(t *testing.T) {
 		}
 		return "", false
 	}
-	err := run(context.Background(), []string{"serve"}, env, &out, &errb)
+	err := run(context.Background(), []string{"serve"}, env, strings.NewReader(""), &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
 		t.Errorf("err = %v, want one naming trusted_proxies", err)
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	AdminToken        string        `koanf:"admin_token" validate:"omitempty,min=16"`
 	TrustedProxies    []string      `koanf:"trusted_proxies" validate:"dive,cidr"`
 	SQLiteBusyTimeout time.Duration `koanf:"sqlite_busy_timeout" validate:"gte=0"`
+	SessionTTL        time.Duration `koanf:"session_ttl" validate:"gt=0"`
 	HTTP              HTTP          `koanf:"http"`
 	RateLimit         RateLimit     `koanf:"rate_limit"`
 	Sites             []Site        `koanf:"sites" validate:"dive"`

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/auth"
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
 	"github.com/commentd/commentd/internal/markup"
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/ratelimit"
@@ -33,7 +35,11 @@ func benchHandler(b *testing.B) (http.Handler, *moderation.Service) {
 		b.Fatal(err)
 	}
 	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
-	h, err := NewServer(svc, auth.NewTokens(auth.AdminToken(testAdminToken)), Options{})
+	accounts, err := account.New(account.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Static: auth.NewTokens(auth.AdminToken(testAdminToken))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: events.NewLocal()}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +14,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 
+	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/moderation"
 )
@@ -18,7 +23,7 @@ type principalKey struct{}
 
 // requireToken authenticates "Authorization: Bearer TOKEN" and puts the
 // principal into the request's context.
-func requireToken(auth Authenticator) echo.MiddlewareFunc {
+func requireToken(auth *account.Service) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			scheme, token, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
@@ -97,76 +102,282 @@ type queueQuery struct {
 	Site   string `json:"site" validate:"omitempty,line,maxbytes=64"`
 	Status string `json:"status" validate:"omitempty,oneof=pending approved rejected spam deleted"`
 	Page   string `json:"page" validate:"omitempty,line,maxbytes=512"`
+	Email  string `json:"email" validate:"omitempty,line,maxbytes=100"`
+	IP     string `json:"ip" validate:"omitempty,ip"`
+	Query  string `json:"q" validate:"omitempty,line,maxbytes=200"`
 	Cursor string `json:"cursor" validate:"omitempty,line,maxbytes=200"`
 	Limit  string `json:"limit" validate:"omitempty,number"`
 }
 
+// queueFilter reads and checks the queue's query parameters.
+func queueFilter(c echo.Context, v *validator.Validate) (moderation.QueueFilter, error) {
+	q := queueQuery{
+		Site: c.QueryParam("site"), Status: c.QueryParam("status"), Page: strings.TrimSpace(c.QueryParam("page")),
+		Email: strings.TrimSpace(c.QueryParam("email")), IP: strings.TrimSpace(c.QueryParam("ip")),
+		Query: strings.TrimSpace(c.QueryParam("q")), Cursor: c.QueryParam("cursor"), Limit: c.QueryParam("limit"),
+	}
+	if err := check(v, &q); err != nil {
+		return moderation.QueueFilter{}, err
+	}
+	limit := 0
+	if q.Limit != "" {
+		n, err := strconv.Atoi(q.Limit)
+		if err != nil || n < 1 || n > moderation.MaxQueuePage {
+			return moderation.QueueFilter{}, comment.Invalid("limit", "Must be a number from 1 to "+strconv.Itoa(moderation.MaxQueuePage)+".")
+		}
+		limit = n
+	}
+	return moderation.QueueFilter{SiteID: q.Site, Status: comment.Status(q.Status), PageKey: q.Page, Email: q.Email,
+		IP: q.IP, Query: q.Query, Cursor: q.Cursor, Limit: limit}, nil
+}
+
+// modItem is a comment in the queue with what a moderator needs beside it.
+type modItem struct {
+	modComment
+	PageURL   string         `json:"page_url,omitempty"`
+	PageTitle string         `json:"page_title,omitempty"`
+	Parent    *modParent     `json:"parent,omitempty"`
+	History   map[string]int `json:"author_history"`
+}
+
+// modParent is the comment a reply answers, in brief.
+type modParent struct {
+	ID       string `json:"id"`
+	Author   string `json:"author"`
+	Status   string `json:"status"`
+	BodyHTML string `json:"body_html"`
+}
+
+func toModItem(it moderation.Item) modItem {
+	out := modItem{modComment: toModComment(it.Comment), PageURL: it.Page.URL, PageTitle: it.Page.Title, History: map[string]int{}}
+	for st, n := range it.Author {
+		out.History[string(st)] = n
+	}
+	if it.Parent != nil {
+		out.Parent = &modParent{ID: it.Parent.ID, Author: it.Parent.AuthorName, Status: string(it.Parent.Status), BodyHTML: it.Parent.BodyHTML}
+	}
+	return out
+}
+
 type queueResponse struct {
-	Comments   []modComment `json:"comments"`
-	NextCursor string       `json:"next_cursor,omitempty"`
+	Comments   []modItem `json:"comments"`
+	NextCursor string    `json:"next_cursor,omitempty"`
 }
 
 // handleQueue lists comments by status (pending by default), oldest first,
-// a page at a time.
+// a page at a time, filtered by site, page, author email, IP or words.
 func handleQueue(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		q := queueQuery{Site: c.QueryParam("site"), Status: c.QueryParam("status"), Page: c.QueryParam("page"),
-			Cursor: c.QueryParam("cursor"), Limit: c.QueryParam("limit")}
-		if err := check(v, &q); err != nil {
-			return err
-		}
-		limit := 0
-		if q.Limit != "" {
-			n, err := strconv.Atoi(q.Limit)
-			if err != nil || n < 1 || n > moderation.MaxQueuePage {
-				return comment.Invalid("limit", "Must be a number from 1 to "+strconv.Itoa(moderation.MaxQueuePage)+".")
-			}
-			limit = n
-		}
-		page, err := svc.Queue(c.Request().Context(), principal(c), moderation.QueueFilter{
-			SiteID: q.Site, Status: comment.Status(q.Status), PageKey: q.Page, Cursor: q.Cursor, Limit: limit,
-		})
+		f, err := queueFilter(c, v)
 		if err != nil {
 			return err
 		}
-		out := queueResponse{Comments: make([]modComment, 0, len(page.Comments)), NextCursor: page.Next}
-		for _, cm := range page.Comments {
-			out.Comments = append(out.Comments, toModComment(cm))
+		page, err := svc.Queue(c.Request().Context(), principal(c), f)
+		if err != nil {
+			return err
+		}
+		out := queueResponse{Comments: make([]modItem, 0, len(page.Items)), NextCursor: page.Next}
+		for _, it := range page.Items {
+			out.Comments = append(out.Comments, toModItem(it))
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, out)
 	}
+}
+
+type modRevision struct {
+	AuthorName    string    `json:"author_name"`
+	AuthorWebsite string    `json:"author_website"`
+	Body          string    `json:"body"`
+	EditedBy      string    `json:"edited_by"`
+	EditedAt      time.Time `json:"edited_at"`
 }
 
 type commentResponse struct {
-	Comment modComment `json:"comment"`
-	History []modEvent `json:"history,omitempty"`
+	Comment   modItem       `json:"comment"`
+	History   []modEvent    `json:"history"`
+	Revisions []modRevision `json:"revisions"`
 }
 
-// handleGetComment answers one comment with its history.
+// handleGetComment answers one comment with its reasons, history and earlier
+// versions.
 func handleGetComment(svc *moderation.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cm, events, err := svc.Get(c.Request().Context(), principal(c), c.Param("id"))
+		d, err := svc.Get(c.Request().Context(), principal(c), c.Param("id"))
 		if err != nil {
 			return err
 		}
-		out := commentResponse{Comment: toModComment(cm), History: make([]modEvent, 0, len(events))}
-		for _, e := range events {
+		out := commentResponse{Comment: toModItem(d.Item), History: make([]modEvent, 0, len(d.History)), Revisions: make([]modRevision, 0, len(d.Revisions))}
+		for _, e := range d.History {
 			out.History = append(out.History, modEvent{Actor: e.Actor, Action: e.Action, FromStatus: string(e.FromStatus), ToStatus: string(e.ToStatus), At: e.At})
+		}
+		for _, r := range d.Revisions {
+			out.Revisions = append(out.Revisions, modRevision{AuthorName: r.AuthorName, AuthorWebsite: r.AuthorWebsite, Body: r.Body, EditedBy: r.EditedBy, EditedAt: r.EditedAt})
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, out)
 	}
 }
 
-// handleAction applies one moderation action and answers the updated comment.
-func handleAction(svc *moderation.Service, a moderation.Action) echo.HandlerFunc {
+type actionResponse struct {
+	Comment modComment `json:"comment"`
+}
+
+// handleAction applies the action named in the path and answers the updated
+// comment.
+func handleAction(svc *moderation.Service) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		a, err := actionParam(c.Param("action"))
+		if err != nil {
+			return err
+		}
 		cm, err := svc.Act(c.Request().Context(), principal(c), c.Param("id"), a)
 		if err != nil {
 			return err
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, commentResponse{Comment: toModComment(cm)})
+		return c.JSON(http.StatusOK, actionResponse{Comment: toModComment(cm)})
 	}
+}
+
+// actionParam turns an action name into an Action; an unknown one is 404,
+// like any path that names nothing.
+func actionParam(name string) (moderation.Action, error) {
+	for _, a := range moderation.Actions() {
+		if string(a) == name {
+			return a, nil
+		}
+	}
+	return "", comment.ErrNotFound
+}
+
+// editRequest is a moderator's change to a comment; each field is checked
+// as a reader's would be.
+type editRequest struct {
+	Name    string `json:"name" validate:"required,line,maxbytes=245"`
+	Website string `json:"website" validate:"omitempty,line,maxbytes=200,url,weburl"`
+	Body    string `json:"body" validate:"required,text,maxbytes=65525"`
+}
+
+// handleEdit changes a comment's body, author name and website; the previous
+// version is kept.
+func handleEdit(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req editRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		req.Name, req.Body = strings.TrimSpace(req.Name), strings.TrimSpace(req.Body)
+		req.Website = withScheme(strings.TrimSpace(req.Website))
+		if err := check(v, &req); err != nil {
+			return err
+		}
+		cm, err := svc.Edit(c.Request().Context(), principal(c), c.Param("id"), moderation.EditInput{Name: req.Name, Website: req.Website, Body: req.Body})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, actionResponse{Comment: toModComment(cm)})
+	}
+}
+
+type bulkRequest struct {
+	IDs    []string `json:"ids"`
+	Action string   `json:"action"`
+}
+
+type bulkResult struct {
+	ID      string      `json:"id"`
+	OK      bool        `json:"ok"`
+	Status  string      `json:"status,omitempty"`
+	Error   string      `json:"error,omitempty"`
+	Code    int         `json:"code,omitempty"`
+	Comment *modComment `json:"comment,omitempty"`
+}
+
+type bulkResponse struct {
+	Results []bulkResult `json:"results"`
+}
+
+// handleBulk applies one action to many comments and answers per id.
+func handleBulk(svc *moderation.Service) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req bulkRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		a, err := actionParam(req.Action)
+		if err != nil {
+			return comment.Invalid("action", "Unknown action.")
+		}
+		results, err := svc.Bulk(c.Request().Context(), principal(c), req.IDs, a)
+		if err != nil {
+			return err
+		}
+		out := bulkResponse{Results: make([]bulkResult, 0, len(results))}
+		for _, r := range results {
+			br := bulkResult{ID: r.ID, OK: r.Err == nil}
+			if r.Err != nil {
+				status, body, _ := errorResponse(r.Err)
+				br.Code, br.Error = status, body.Error
+				if len(body.Fields) > 0 {
+					for _, msg := range body.Fields {
+						br.Error = msg
+					}
+				}
+			} else {
+				mc := toModComment(r.Comment)
+				br.Status, br.Comment = mc.Status, &mc
+			}
+			out.Results = append(out.Results, br)
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+type listEntryJSON struct {
+	Value     string    `json:"value"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// handleSiteLists answers a site's trusted and blocked lists.
+func handleSiteLists(svc *moderation.Service) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		lists, err := svc.SiteLists(c.Request().Context(), principal(c), c.Param("site"))
+		if err != nil {
+			return err
+		}
+		out := map[string][]listEntryJSON{}
+		for name, entries := range lists {
+			out[name] = make([]listEntryJSON, 0, len(entries))
+			for _, e := range entries {
+				out[name] = append(out[name], listEntryJSON{Value: e.Value, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt})
+			}
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+// decodeJSON reads a small JSON request body into v.
+func decodeJSON(c echo.Context, v any) error {
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if mt != echo.MIMEApplicationJSON {
+		return errUnsupportedMedia
+	}
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var herr *echo.HTTPError
+		if errors.As(err, &herr) {
+			return err
+		}
+		return &badRequest{msg: "The request body could not be read completely."}
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var terr *json.UnmarshalTypeError
+		if errors.As(err, &terr) && terr.Field != "" {
+			return comment.Invalid(terr.Field, "This value has the wrong type.")
+		}
+		return &badRequest{msg: "The request body is not valid JSON."}
+	}
+	return nil
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/web"
 )
 
 // addRoutes lists every route the service answers.
-func addRoutes(e *echo.Echo, svc *moderation.Service, auth Authenticator, v *validator.Validate, pages *pageRenderer, opt Options) {
+func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer, opt Options) {
+	svc, accounts := d.Moderation, d.Accounts
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(opt.Logger))
 	e.Use(recoverer(opt.Logger))
@@ -37,13 +37,24 @@ func addRoutes(e *echo.Echo, svc *moderation.Service, auth Authenticator, v *val
 	public.OPTIONS("/comments", handlePreflight())
 	public.OPTIONS("/counts", handlePreflight())
 
-	// Moderation API: bearer token.
-	mod := e.Group("/api/v1/moderation", requireToken(auth))
+	// Moderation API: bearer token (a user's API token or a configured one).
+	mod := e.Group("/api/v1/moderation", requireToken(accounts))
 	mod.GET("/comments", handleQueue(svc, v))
+	mod.POST("/comments/bulk", handleBulk(svc))
 	mod.GET("/comments/:id", handleGetComment(svc))
-	mod.POST("/comments/:id/approve", handleAction(svc, moderation.ActionApprove))
-	mod.POST("/comments/:id/reject", handleAction(svc, moderation.ActionReject))
-	mod.POST("/comments/:id/spam", handleAction(svc, moderation.ActionSpam))
+	mod.PATCH("/comments/:id", handleEdit(svc, v))
+	mod.POST("/comments/:id/:action", handleAction(svc))
+	mod.GET("/events", handleEvents(d.Events, principal))
+	mod.GET("/sites/:site/lists", handleSiteLists(svc))
+	mod.GET("/sites/:site/members", handleMembers(accounts))
+	mod.PUT("/sites/:site/members", handleGrant(accounts))
+	mod.DELETE("/sites/:site/members/:user", handleRevokeMember(accounts))
+
+	// The caller's own API tokens.
+	tokens := e.Group("/api/v1/tokens", requireToken(accounts))
+	tokens.GET("", handleListTokens(accounts))
+	tokens.POST("", handleCreateToken(accounts))
+	tokens.DELETE("/:id", handleRevokeToken(accounts))
 
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })

@@ -14,15 +14,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/web"
 )
 
-// Authenticator turns a bearer token into the principal it belongs to, or
-// returns comment.ErrUnauthorized.
-type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (comment.Principal, error)
+// Deps are the use cases the server exposes.
+type Deps struct {
+	Moderation *moderation.Service
+	Accounts   *account.Service
+	Events     Subscriber
 }
 
 // ReadinessCheck reports, per dependency name ("database", "redis"), whether
@@ -40,7 +41,7 @@ type Options struct {
 }
 
 // NewServer returns the HTTP handler for the whole service.
-func NewServer(svc *moderation.Service, auth Authenticator, opt Options) (http.Handler, error) {
+func NewServer(d Deps, opt Options) (http.Handler, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -55,7 +56,7 @@ func NewServer(svc *moderation.Service, auth Authenticator, opt Options) (http.H
 	pages := &pageRenderer{tmpl: tmpl}
 	e.HTTPErrorHandler = errorHandler(opt.Logger, pages)
 	v := newValidator()
-	addRoutes(e, svc, auth, v, pages, opt)
+	addRoutes(e, d, v, pages, opt)
 	return e, nil
 }
 

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/auth"
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
 	"github.com/commentd/commentd/internal/markup"
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/ratelimit"
@@ -28,7 +30,9 @@ const testAdminToken = "test-admin-token-0123456789"
 // in-process limiter.
 type testServer struct {
 	*httptest.Server
-	store *sqlite.Store
+	store    *sqlite.Store
+	accounts *account.Service
+	bus      *events.Local
 }
 
 type serverOpts struct {
@@ -56,15 +60,21 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 			t.Fatal(err)
 		}
 	}
-	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
+	bus := events.NewLocal()
+	limiter := ratelimit.NewLocal(time.Now)
+	svc := moderation.New(moderation.Deps{Store: st, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: []byte("k"), Events: bus})
 	tokens := append([]auth.Token{auth.AdminToken(testAdminToken)}, o.tokens...)
-	h, err := NewServer(svc, auth.NewTokens(tokens...), Options{TrustedProxies: o.trusted})
+	accounts, err := account.New(account.Deps{Store: st, Limiter: limiter, Static: auth.NewTokens(tokens...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus}, Options{TrustedProxies: o.trusted})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, store: st}
+	return &testServer{Server: srv, store: st, accounts: accounts, bus: bus}
 }
 
 type response struct {

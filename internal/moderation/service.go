@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
 	"github.com/commentd/commentd/internal/ratelimit"
 )
 
@@ -28,8 +29,14 @@ type Renderer interface {
 	Render(src string) (string, error)
 }
 
-// Deps are the parts a Service is built from. All are required except Logger
-// and Now.
+// Publisher announces changes to moderators (live queue). events.Local and
+// events.Redis satisfy it.
+type Publisher interface {
+	Publish(ctx context.Context, e events.Event) error
+}
+
+// Deps are the parts a Service is built from. All are required except
+// Events, Logger and Now.
 type Deps struct {
 	Store    comment.Store
 	Limiter  Limiter
@@ -37,6 +44,7 @@ type Deps struct {
 	// Secret keys the HMAC that turns email addresses into rate-limit keys,
 	// so that Redis never holds an address in the clear.
 	Secret []byte
+	Events Publisher
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -47,13 +55,14 @@ type Service struct {
 	limiter Limiter
 	render  Renderer
 	secret  []byte
+	events  Publisher
 	now     func() time.Time
 	log     *slog.Logger
 }
 
 // New returns a Service using d.
 func New(d Deps) *Service {
-	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, now: d.Now, log: d.Logger}
+	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, events: d.Events, now: d.Now, log: d.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -61,6 +70,18 @@ func New(d Deps) *Service {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
+}
+
+// publish announces e; a failure is logged, never returned, since the
+// change it announces is already stored.
+func (s *Service) publish(ctx context.Context, e events.Event) {
+	if s.events == nil {
+		return
+	}
+	if err := s.events.Publish(ctx, e); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "publishing event failed",
+			slog.String("site", e.SiteID), slog.String("comment_id", e.CommentID), slog.String("err", err.Error()))
+	}
 }
 
 // clock returns the current time as the stores keep it: UTC, microseconds.

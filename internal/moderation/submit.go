@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
 )
 
 // Submission is a reader's comment after its fields have been decoded,
@@ -83,6 +84,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	page := comment.Page{SiteID: site.ID, Key: sub.PageKey, URL: site.ReturnURL(sub.PageURL), Title: sub.PageTitle}
 	if err := s.store.CreateComment(ctx, c, page); err != nil {
 		return Receipt{}, fmt.Errorf("store comment on site %q: %w", site.ID, err)
+	}
+	if c.Status == comment.StatusPending {
+		s.publish(ctx, events.Event{Type: events.TypeHeld, SiteID: site.ID, CommentID: c.ID, Status: string(c.Status), At: now})
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "comment submitted",
 		slog.String("site", site.ID), slog.String("comment_id", c.ID), slog.String("status", string(c.Status)))

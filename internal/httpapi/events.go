@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
+)
+
+// Subscriber gives each live stream its own feed of moderation events.
+type Subscriber interface {
+	Subscribe() (<-chan events.Event, func())
+}
+
+// heartbeat keeps idle event streams open through proxies.
+const heartbeat = 25 * time.Second
+
+// handleEvents streams the moderation events of the sites the caller may
+// moderate as Server-Sent Events, until the client goes away.
+func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := who(c)
+		feed, cancel := sub.Subscribe()
+		defer cancel()
+		w := c.Response()
+		// The server's write timeout would cut a long-lived stream.
+		if err := http.NewResponseController(w.Writer).SetWriteDeadline(time.Time{}); err != nil {
+			return fmt.Errorf("event stream: %w", err)
+		}
+		h := w.Header()
+		h.Set(echo.HeaderContentType, "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, "retry: 3000\n: connected\n\n")
+		w.Flush()
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.Request().Context().Done():
+				return nil
+			case <-tick.C:
+				fmt.Fprint(w, ": ping\n\n")
+				w.Flush()
+			case e, ok := <-feed:
+				if !ok {
+					return nil
+				}
+				if !p.CanModerate(e.SiteID) {
+					continue
+				}
+				data, err := json.Marshal(e)
+				if err != nil {
+					return fmt.Errorf("encode event: %w", err)
+				}
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data)
+				w.Flush()
+			}
+		}
+	}
+}
