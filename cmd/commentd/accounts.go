@@ -44,6 +44,11 @@ func accountCommand(ctx context.Context, cmd string, args []string, e env) error
 		return err
 	}
 	defer store.Close()
+	// The configured sites exist for every command, so that a moderator can
+	// be granted a site before the server has ever run.
+	if err := declareSites(ctx, store, cfg); err != nil {
+		return err
+	}
 	accounts, err := account.New(account.Deps{Store: store, Limiter: ratelimit.NewLocal(time.Now)})
 	if err != nil {
 		return err

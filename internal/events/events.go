@@ -1,0 +1,58 @@
+// Package events carries live moderation events ("a comment is waiting",
+// "a comment changed") to every subscriber on every commentd instance: a
+// moderator's queue page on any instance sees a comment held on any other.
+//
+// Local fans events out inside one process; Redis adds one Redis pub/sub
+// subscription per instance so that events cross instances. Both satisfy
+// Bus. Delivery is best effort and never slows the publisher: a subscriber
+// that falls behind loses events rather than holding up a submission, and
+// while Redis is down events reach this instance's subscribers only.
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Event types.
+const (
+	// TypeHeld: a new comment waits for moderation.
+	TypeHeld = "comment.held"
+	// TypeChanged: a comment's status or content changed.
+	TypeChanged = "comment.changed"
+)
+
+// Event is one moderation event. It names the comment and never carries
+// personal data (no author, email, IP or body), so it may be sent to any
+// moderator of the site and through Redis as is.
+type Event struct {
+	// Type is TypeHeld or TypeChanged.
+	Type string `json:"type"`
+	// SiteID is the site the comment belongs to.
+	SiteID    string `json:"site"`
+	CommentID string `json:"comment_id"`
+	// Status is the comment's status after the event.
+	Status string `json:"status"`
+	// At is when it happened, as set by the publisher.
+	At time.Time `json:"at"`
+}
+
+// Bus publishes events and hands them to subscribers. Local and Redis
+// implement it; consumers (the moderation use cases, the SSE handler) depend
+// on this interface only.
+type Bus interface {
+	// Publish hands ev to every current subscriber without blocking on
+	// any of them. A failing transport is not the caller's problem: see
+	// each implementation for the (rare) errors it returns.
+	Publish(ctx context.Context, ev Event) error
+	// Subscribe returns a channel of events published from now on and a
+	// function that ends the subscription and closes the channel; calling
+	// it more than once is harmless. A subscriber that does not keep up
+	// loses events (see SubscriberBuffer).
+	Subscribe() (<-chan Event, func())
+}
+
+var (
+	_ Bus = (*Local)(nil)
+	_ Bus = (*Redis)(nil)
+)
