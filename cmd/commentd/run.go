@@ -141,7 +141,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	stopStreams := make(chan struct{})
 	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus}, httpapi.Options{
+		Stop:           stopStreams,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		TrustedProxies: cfg.TrustedPrefixes(),
 		Logger:         log,
@@ -165,6 +167,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(stopStreams) })
 	printWelcome(stdout, cfg, ln.Addr().String(), adminToken, generated)
 
 	served := make(chan error, 1)

@@ -742,3 +742,32 @@ func TestEmailLimitAcrossInstances(t *testing.T) {
 		t.Fatalf("one email from four addresses over two instances: %v, want [201 201 201 429]", statuses)
 	}
 }
+
+// TestShutdownEndsEventStreams: an open live-event stream does not hold up a
+// graceful shutdown.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	site := testenv.UniqueName("s")
+	in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{"COMMENTD_ADMIN_TOKEN": "stream-test-admin-token"}})
+	req, err := http.NewRequest("GET", in.base+"/api/v1/moderation/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer stream-test-admin-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("event stream: status %d", resp.StatusCode)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("stream did not open: %q %v", line, err)
+	}
+	in.stop()
+	<-in.done
+	if *in.err != nil {
+		t.Fatalf("run with an open stream at shutdown: %v", *in.err)
+	}
+}

@@ -90,6 +90,9 @@ func New(d Deps) (*Service, error) {
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
+// SessionTTL is how long a session lasts after sign-in.
+func (s *Service) SessionTTL() time.Duration { return s.sessionTTL }
+
 // NormalizeEmail lower-cases and trims an account email.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 

@@ -21,8 +21,10 @@ type Subscriber interface {
 const heartbeat = 25 * time.Second
 
 // handleEvents streams the moderation events of the sites the caller may
-// moderate as Server-Sent Events, until the client goes away.
-func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal) echo.HandlerFunc {
+// moderate as Server-Sent Events, until the client goes away or stop is
+// closed (the server is shutting down: a graceful shutdown waits for every
+// open request, and a stream would otherwise never end).
+func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal, stop <-chan struct{}) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := who(c)
 		feed, cancel := sub.Subscribe()
@@ -44,6 +46,8 @@ func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal) echo
 		for {
 			select {
 			case <-c.Request().Context().Done():
+				return nil
+			case <-stop:
 				return nil
 			case <-tick.C:
 				fmt.Fprint(w, ": ping\n\n")

@@ -44,7 +44,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	mod.GET("/comments/:id", handleGetComment(svc))
 	mod.PATCH("/comments/:id", handleEdit(svc, v))
 	mod.POST("/comments/:id/:action", handleAction(svc))
-	mod.GET("/events", handleEvents(d.Events, principal))
+	mod.GET("/events", handleEvents(d.Events, principal, opt.Stop))
 	mod.GET("/sites/:site/lists", handleSiteLists(svc))
 	mod.GET("/sites/:site/members", handleMembers(accounts))
 	mod.PUT("/sites/:site/members", handleGrant(accounts))
@@ -55,6 +55,31 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	tokens.GET("", handleListTokens(accounts))
 	tokens.POST("", handleCreateToken(accounts))
 	tokens.DELETE("/:id", handleRevokeToken(accounts))
+
+	// Moderator web UI: server-rendered pages (admin*.go). Every request
+	// gets the UI's headers and error pages and, when it changes anything,
+	// a CSRF check (sign-in included); all but sign-in/out need a session.
+	admin := e.Group(adminPrefix, adminHeaders(), adminErrors(pages, opt.Logger), adminCSRF(opt.SecureCookies))
+	getHead(admin, "/login", handleAdminLoginForm(accounts, pages))
+	admin.POST("/login", handleAdminLogin(accounts, pages, opt.SecureCookies))
+	admin.POST("/logout", handleAdminLogout(accounts, opt.SecureCookies))
+	ui := admin.Group("", requireSession(accounts, opt.SecureCookies))
+	getHead(ui, "", handleAdminQueue(svc, v, pages))
+	getHead(ui, "/", handleAdminQueue(svc, v, pages))
+	getHead(ui, "/queue", handleAdminQueue(svc, v, pages))
+	ui.GET("/events", handleEvents(d.Events, principal, opt.Stop))
+	ui.POST("/comments/bulk", handleAdminBulk(svc))
+	getHead(ui, "/comments/:id", handleAdminComment(svc, pages))
+	getHead(ui, "/comments/:id/card", handleAdminCard(svc, pages))
+	ui.POST("/comments/:id/edit", handleAdminEdit(svc, v, pages))
+	ui.POST("/comments/:id/:action", handleAdminAction(svc))
+	getHead(ui, "/sites", handleAdminSites(svc, pages))
+	getHead(ui, "/sites/:site", handleAdminSite(svc, accounts, pages))
+	ui.POST("/sites/:site/members", handleAdminGrant(svc, accounts, pages))
+	ui.POST("/sites/:site/members/:user/remove", handleAdminRevoke(accounts))
+	getHead(ui, "/tokens", handleAdminTokens(accounts, pages))
+	ui.POST("/tokens", handleAdminCreateToken(accounts, pages))
+	ui.POST("/tokens/:id/revoke", handleAdminRevokeToken(accounts))
 
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })

@@ -38,6 +38,13 @@ type Options struct {
 	Logger         *slog.Logger
 	Ready          ReadinessCheck
 	Metrics        http.Handler // served at /metrics; nil: no route
+	// Stop, when closed, ends the live event streams, so that a graceful
+	// shutdown does not wait for them. nil: streams end only with their
+	// clients.
+	Stop <-chan struct{}
+	// SecureCookies marks the web UI's cookies Secure even on plain HTTP
+	// (behind a TLS-terminating proxy); a TLS connection always does.
+	SecureCookies bool
 }
 
 // NewServer returns the HTTP handler for the whole service.

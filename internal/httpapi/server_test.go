@@ -185,3 +185,37 @@ func (s *testServer) approve(t *testing.T, id string) {
 		t.Fatalf("approve %s: status %d, body %s", id, r.status, r.body)
 	}
 }
+
+// userToken creates a user with the given roles and returns an API token of
+// theirs.
+func (s *testServer) userToken(t *testing.T, email string, roles map[string]comment.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.accounts.CreateUser(ctx, email, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for site, role := range roles {
+		if err := s.accounts.Grant(ctx, comment.Principal{Admin: true}, email, site, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, _, err := s.accounts.CreateToken(ctx, comment.Principal{UserID: u.ID, Name: email}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
+func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
+	t.Helper()
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}

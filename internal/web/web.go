@@ -1,9 +1,12 @@
 // Package web holds the HTML templates and static assets commentd serves:
-// the no-JavaScript reply form pages and the demo article page.
+// the no-JavaScript reply form pages, the demo article page and the
+// moderator web UI (admin_*.html, admin.css, admin.js).
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -18,8 +21,21 @@ var staticFiles embed.FS
 // Templates parses every page template. Each page is executed by its file
 // name, e.g. "form.html".
 func Templates() (*template.Template, error) {
+	assets, err := assetURLs()
+	if err != nil {
+		return nil, err
+	}
 	t, err := template.New("").Funcs(template.FuncMap{
 		"field": newField,
+		// asset is the URL of a static file with a version of its content,
+		// so that a new release is not served from a browser's cache.
+		"asset": func(name string) (string, error) {
+			u, ok := assets[name]
+			if !ok {
+				return "", fmt.Errorf("no static file %q", name)
+			}
+			return u, nil
+		},
 		// trusted marks HTML that commentd rendered and sanitised itself
 		// (comment bodies); never use it on anything a client sent.
 		"trusted": func(s string) template.HTML { return template.HTML(s) },
@@ -30,7 +46,30 @@ func Templates() (*template.Template, error) {
 	return t, nil
 }
 
-// Static returns the static assets (stylesheets), rooted at their directory.
+// assetURLs maps each static file's name to its URL under /static/ with a
+// short hash of its content as the query.
+func assetURLs() (map[string]string, error) {
+	out := map[string]string{}
+	err := fs.WalkDir(Static(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Static(), name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hash static files: %w", err)
+	}
+	return out, nil
+}
+
+// Static returns the static assets (stylesheets, the UI script), rooted at
+// their directory.
 func Static() fs.FS {
 	sub, err := fs.Sub(staticFiles, "static")
 	if err != nil {
