@@ -98,8 +98,13 @@ func (s *Store) History(ctx context.Context, id string) ([]comment.Event, error)
 }
 
 // List returns the comments matching f, ordered by (CreatedAt, ID) and
-// starting strictly after f.After. An invalid status or a limit outside
-// 1..500 is a *comment.ValidationError.
+// starting strictly after f.After. f.AuthorEmail is compared with the
+// author's email lower-cased (strings.ToLower), f.IP exactly; every word of
+// f.Query (a run of letters and digits; anything else only separates words)
+// must occur in the author's name or the body, in any case but with the same
+// accents, and a query without words filters nothing. Nothing in f.Query
+// is read as search syntax, so no query is an error. An invalid status or a
+// limit outside 1..500 is a *comment.ValidationError.
 func (s *Store) List(ctx context.Context, f comment.ListFilter) ([]comment.Comment, error) {
 	if err := checkFilter(f); err != nil {
 		return nil, err
@@ -158,11 +163,12 @@ func insertComment(ctx context.Context, tx dbtx, c comment.Comment) error {
 	if c.ParentID != "" {
 		parent = &c.ParentID
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO comments (`+commentColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	_, err = tx.Exec(ctx, `INSERT INTO comments (`+commentColumns+`, author_email_lower, search)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+			$17, strip(to_tsvector('simple', $18)))`,
 		c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		c.CreatedAt, c.UpdatedAt)
+		c.CreatedAt, c.UpdatedAt, strings.ToLower(c.AuthorEmail), searchText(c.AuthorName, c.Body))
 	return err
 }
 
@@ -247,6 +253,20 @@ func findEvents(ctx context.Context, tx dbtx, id string) ([]comment.Event, error
 }
 
 func listComments(ctx context.Context, tx dbtx, f comment.ListFilter) ([]comment.Comment, error) {
+	query, args, ok := listQuery(f)
+	if !ok {
+		return nil, nil
+	}
+	return queryComments(ctx, tx, query, args...)
+}
+
+// listQuery builds the statement List runs for f, or reports false if f
+// names a value PostgreSQL cannot hold, which no comment has. Each filter is
+// an equality on a column of one of the queue indexes (comments_queue,
+// comments_site_queue, comments_author for an email, comments_ip for an IP),
+// so that the planner can walk one in (created_at, id) order from the
+// cursor; words are looked up in the comments_search GIN index.
+func listQuery(f comment.ListFilter) (string, []any, bool) {
 	var (
 		where = []string{"status = $1"}
 		args  = []any{string(f.Status)}
@@ -257,23 +277,49 @@ func listComments(ctx context.Context, tx dbtx, f comment.ListFilter) ([]comment
 	}
 	if len(f.SiteIDs) > 0 {
 		sites := keep(f.SiteIDs, storable)
-		if len(sites) == 0 {
-			return nil, nil
+		switch len(sites) {
+		case 0:
+			return "", nil, false
+		case 1:
+			// An equality, unlike = ANY, lets an index whose later columns
+			// are (created_at, id) return the rows in that order.
+			where = append(where, "site_id = "+arg(sites[0]))
+		default:
+			where = append(where, "site_id = ANY("+arg(sites)+")")
 		}
-		where = append(where, "site_id = ANY("+arg(sites)+")")
 	}
-	if f.PageKey != "" {
-		if !storable(f.PageKey) {
-			return nil, nil
+	for _, eq := range []struct{ column, value string }{
+		{"page_key", f.PageKey},
+		{"author_email_lower", strings.ToLower(f.AuthorEmail)},
+		{"ip", f.IP},
+	} {
+		if eq.value == "" {
+			continue
 		}
-		where = append(where, "page_key = "+arg(f.PageKey))
+		if !storable(eq.value) {
+			return "", nil, false
+		}
+		where = append(where, eq.column+" = "+arg(eq.value))
+	}
+	words, ok := searchQuery(f.Query)
+	if !ok {
+		return "", nil, false
+	}
+	if words != "" {
+		where = append(where, "search @@ plainto_tsquery('simple', "+arg(words)+")")
 	}
 	if f.After != nil {
+		if !storable(f.After.ID) {
+			return "", nil, false
+		}
 		where = append(where, "(created_at, id) > ("+arg(f.After.CreatedAt)+", "+arg(f.After.ID)+")")
 	}
-	return queryComments(ctx, tx, `SELECT `+commentColumns+` FROM comments
-		WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY created_at, id LIMIT `+arg(f.Limit), args...)
+	// Appended before args is returned: the order in which a return
+	// statement reads a variable and calls a function is unspecified.
+	limit := arg(f.Limit)
+	return `SELECT ` + commentColumns + ` FROM comments
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY created_at, id LIMIT ` + limit, args, true
 }
 
 func countApproved(ctx context.Context, tx dbtx, siteID string, keys []string, counts map[string]int) error {

@@ -3,11 +3,16 @@ package postgres
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/store/storetest"
@@ -16,7 +21,7 @@ import (
 
 // openSchema opens a store on a fresh schema of the test database, dropped
 // when the test ends.
-func openSchema(t *testing.T) *Store {
+func openSchema(t testing.TB) *Store {
 	t.Helper()
 	base := testenv.PostgresURL(t)
 	schema := testenv.UniqueName("t_")
@@ -108,5 +113,118 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
 	if !errors.Is(err, comment.ErrUnavailable) {
 		t.Errorf("Open(unreachable) error = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestMigrationFillsNewColumns checks that comments written before the
+// accounts and moderation migration can be found by email and by words
+// after it.
+func TestMigrationFillsNewColumns(t *testing.T) {
+	ctx := context.Background()
+	s := openSchema(t)
+	// Start again from version 2, on the schema openSchema made.
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatalf("goose: %v", err)
+	}
+	if _, err := p.DownTo(ctx, 2); err != nil {
+		t.Fatalf("migrate down to version 2: %v", err)
+	}
+	db.Close()
+	id := uuid.Must(uuid.NewV7()).String()
+	for _, q := range []string{
+		`INSERT INTO sites (id, name, created_at, updated_at) VALUES ('blog', 'Blog', now(), now())`,
+		`INSERT INTO pages (site_id, key, created_at) VALUES ('blog', '/a', now())`,
+		`INSERT INTO comments (id, site_id, page_key, depth, author_name, author_email, body, body_html, status, created_at, updated_at)
+			VALUES ('` + id + `', 'blog', '/a', 1, 'Old Timer', 'Old.Timer@Example.ORG', 'Written before the upgrade.', '', 'pending', now(), now())`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	upgraded := openAgain(t, s) // migrates to the latest version
+	s.Close()
+	s = upgraded
+	defer s.Close()
+	tests := []struct {
+		name string
+		f    comment.ListFilter
+	}{
+		{"email", comment.ListFilter{AuthorEmail: "old.timer@example.org"}},
+		{"words", comment.ListFilter{Query: "upgrade timer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.Status, tt.f.Limit = comment.StatusPending, 10
+			got, err := s.List(ctx, tt.f)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if len(got) != 1 || got[0].ID != id {
+				t.Errorf("List found %d comments, want the old one", len(got))
+			}
+		})
+	}
+}
+
+// BenchmarkQueue100k times the moderation queue's queries on 100,000
+// pending comments over four sites (see storetest.QueueFixture).
+func BenchmarkQueue100k(b *testing.B) {
+	s := openSchema(b)
+	defer s.Close()
+	fx := storetest.NewQueueFixture(100_000, 4)
+	seedQueue(b, s, fx)
+	fx.Benchmark(b, s)
+}
+
+// seedQueue writes fx with COPY, without the submit events that
+// CreateComment would add, then vacuums and analyzes the comments as
+// autovacuum would have in a database that grew to this size.
+func seedQueue(tb testing.TB, s *Store, fx storetest.QueueFixture) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, site := range fx.Sites {
+		if err := s.UpsertSite(ctx, site); err != nil {
+			tb.Fatalf("UpsertSite: %v", err)
+		}
+	}
+	columns := []string{"id", "site_id", "page_key", "depth", "author_name", "author_email", "author_website",
+		"body", "body_html", "status", "ip", "user_agent", "created_at", "updated_at", "author_email_lower", "search_text"}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		for _, p := range fx.Pages {
+			if err := upsertPage(ctx, tx, p, fx.Comments[0].CreatedAt); err != nil {
+				return err
+			}
+		}
+		// The search column is computed by the database from the words, as
+		// insertComment has it computed; COPY cannot call a function.
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_comments (LIKE comments INCLUDING DEFAULTS) ON COMMIT DROP;
+			ALTER TABLE staged_comments ADD COLUMN search_text text`); err != nil {
+			return err
+		}
+		rows := pgx.CopyFromSlice(len(fx.Comments), func(i int) ([]any, error) {
+			c := fx.Comments[i]
+			return []any{c.ID, c.SiteID, c.PageKey, c.Depth, c.AuthorName, c.AuthorEmail, c.AuthorWebsite,
+				c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, c.CreatedAt, c.UpdatedAt,
+				strings.ToLower(c.AuthorEmail), searchText(c.AuthorName, c.Body)}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_comments"}, columns, rows); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO comments (`+strings.Join(columns[:len(columns)-1], ", ")+`, search)
+			SELECT `+strings.Join(columns[:len(columns)-1], ", ")+`, strip(to_tsvector('simple', search_text))
+			FROM staged_comments`)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("seed %d comments: %v", len(fx.Comments), err)
+	}
+	if _, err := s.pool.Exec(ctx, `VACUUM ANALYZE comments`); err != nil {
+		tb.Fatalf("VACUUM ANALYZE: %v", err)
 	}
 }

@@ -96,8 +96,13 @@ func (s *Store) History(ctx context.Context, id string) ([]comment.Event, error)
 }
 
 // List returns the comments matching f, ordered by (CreatedAt, ID) and
-// starting strictly after f.After. An invalid status or a limit outside
-// 1..500 is a *comment.ValidationError.
+// starting strictly after f.After. f.AuthorEmail is compared with the
+// author's email lower-cased (strings.ToLower), f.IP exactly; every word of
+// f.Query (a run of letters and digits; anything else only separates words)
+// must occur in the author's name or the body, in any case but with the same
+// accents, and a query without words filters nothing. Nothing in f.Query
+// is read as search syntax, so no query is an error. An invalid status or a
+// limit outside 1..500 is a *comment.ValidationError.
 func (s *Store) List(ctx context.Context, f comment.ListFilter) ([]comment.Comment, error) {
 	if err := checkFilter(f); err != nil {
 		return nil, err
@@ -163,11 +168,11 @@ func insertComment(ctx context.Context, tx *sql.Tx, c comment.Comment) error {
 	if c.ParentID != "" {
 		parent = sql.NullString{String: c.ParentID, Valid: true}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO comments (`+commentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO comments (`+commentColumns+`, author_email_lower)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		micros(c.CreatedAt), micros(c.UpdatedAt))
+		micros(c.CreatedAt), micros(c.UpdatedAt), strings.ToLower(c.AuthorEmail))
 	return mapErr(err)
 }
 
@@ -247,6 +252,69 @@ func findEvents(ctx context.Context, tx *sql.Tx, id string) ([]comment.Event, er
 }
 
 func listComments(ctx context.Context, tx *sql.Tx, f comment.ListFilter) ([]comment.Comment, error) {
+	plan, err := planList(ctx, tx, f)
+	if err != nil {
+		return nil, err
+	}
+	query, args := listQuery(f, plan)
+	return queryComments(ctx, tx, query, args...)
+}
+
+// fewMatches is the number of search matches below which List starts from
+// the matches (looking each up by rowid and sorting them) rather than walk
+// a queue index in order until a page is full, which for a rare word means
+// reading most of the queue. With 100,000 comments the two cost the same
+// at about 500 matches.
+const fewMatches = 1000
+
+// listPlan is how List finds the rows, stated in the statement because
+// SQLite, without statistics, cannot tell a rare author or word from a
+// common one.
+type listPlan int
+
+const (
+	// planQueue leaves the choice to SQLite: comments_queue,
+	// comments_site_queue or comments_thread, walked in (created_at, id)
+	// order from the cursor.
+	planQueue listPlan = iota
+	// planAuthor and planIP read the author's or address's range of
+	// comments_author or comments_ip. On one site the range is in
+	// (created_at, id) order; across sites its rows are sorted. SQLite would
+	// otherwise prefer the ordered comments_queue and read the whole queue
+	// to find a rare author's comments.
+	planAuthor
+	planIP
+	// planMatches starts from the search matches, fewer than fewMatches.
+	planMatches
+)
+
+// planList chooses how List finds the comments matching f.
+func planList(ctx context.Context, tx *sql.Tx, f comment.ListFilter) (listPlan, error) {
+	if m := matchExpr(f.Query); m != "" {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (
+			SELECT 1 FROM comments_fts WHERE comments_fts MATCH ? LIMIT ?)`, m, fewMatches).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("count search matches: %w", mapErr(err))
+		}
+		if n < fewMatches {
+			return planMatches, nil
+		}
+	}
+	switch {
+	case f.AuthorEmail != "":
+		return planAuthor, nil
+	case f.IP != "":
+		return planIP, nil
+	}
+	return planQueue, nil
+}
+
+// listQuery builds the statement List runs for f with the given plan. The
+// filters are equalities on the leading columns of the queue indexes, then
+// the keyset condition on their trailing (created_at, id); words are looked
+// up in comments_fts.
+func listQuery(f comment.ListFilter, plan listPlan) (string, []any) {
 	var (
 		where = []string{"status = ?"}
 		args  = []any{string(f.Status)}
@@ -261,14 +329,32 @@ func listComments(ctx context.Context, tx *sql.Tx, f comment.ListFilter) ([]comm
 		where = append(where, "page_key = ?")
 		args = append(args, f.PageKey)
 	}
+	if f.AuthorEmail != "" {
+		where = append(where, "author_email_lower = ?")
+		args = append(args, strings.ToLower(f.AuthorEmail))
+	}
+	if f.IP != "" {
+		where = append(where, "ip = ?")
+		args = append(args, f.IP)
+	}
+	if m := matchExpr(f.Query); m != "" {
+		where = append(where, "rowid IN (SELECT rowid FROM comments_fts WHERE comments_fts MATCH ?)")
+		args = append(args, m)
+	}
 	if f.After != nil {
 		where = append(where, "(created_at, id) > (?, ?)")
 		args = append(args, micros(f.After.CreatedAt), f.After.ID)
 	}
 	args = append(args, f.Limit)
-	return queryComments(ctx, tx, `SELECT `+commentColumns+` FROM comments
-		WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY created_at, id LIMIT ?`, args...)
+	from := map[listPlan]string{
+		planQueue:   "comments",
+		planAuthor:  "comments INDEXED BY comments_author",
+		planIP:      "comments INDEXED BY comments_ip",
+		planMatches: "comments NOT INDEXED", // rowid lookups only
+	}[plan]
+	return `SELECT ` + commentColumns + ` FROM ` + from + `
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY created_at, id LIMIT ?`, args
 }
 
 func countApproved(ctx context.Context, tx *sql.Tx, siteID string, keys []string, counts map[string]int) error {

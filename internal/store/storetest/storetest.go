@@ -50,6 +50,17 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"SecretGenerateError", testSecretGenerateError},
 		{"ConcurrentSecret", testConcurrentSecret},
 		{"Ping", testPing},
+		{"Users", testUsers},
+		{"Grants", testGrants},
+		{"Sessions", testSessions},
+		{"Tokens", testTokens},
+		{"EditComment", testEditComment},
+		{"CommentsByID", testCommentsByID},
+		{"PagesByRef", testPagesByRef},
+		{"AuthorStats", testAuthorStats},
+		{"ListEntries", testListEntries},
+		{"ListFilters", testListFilters},
+		{"ListHostileFilters", testListHostileFilters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
