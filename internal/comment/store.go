@@ -47,6 +47,8 @@ type Store interface {
 	UpsertSite(ctx context.Context, s Site) error
 	// Site returns the site with id, or ErrNotFound.
 	Site(ctx context.Context, id string) (Site, error)
+	// Sites returns every site, ordered by id.
+	Sites(ctx context.Context) ([]Site, error)
 
 	// CreateComment stores c (whose ID the caller has set) together with its
 	// page (created if new; an empty URL or title is filled in if the page

@@ -66,10 +66,12 @@ func handleAdminQueue(svc *moderation.Service, v *validator.Validate, pages *pag
 			t.Status, t.Cursor = string(s.Status), ""
 			data.Tabs = append(data.Tabs, tabView{Label: s.Label, URL: t.url(), Current: string(s.Status) == q.Status})
 		}
-		if !p.Admin {
-			for _, id := range p.SiteIDs() {
-				data.Sites = append(data.Sites, siteOption{ID: id, Selected: id == q.Site})
-			}
+		sites, err := svc.SitesFor(c.Request().Context(), p)
+		if err != nil {
+			return err
+		}
+		for _, s := range sites {
+			data.Sites = append(data.Sites, siteOption{ID: s.ID, Selected: s.ID == q.Site})
 		}
 		if q.Cursor != "" {
 			first := q

@@ -39,8 +39,8 @@ func roleLabel(p comment.Principal, siteID string) string {
 	return ""
 }
 
-// handleAdminSites lists the sites the user has a role on. An administrator
-// may moderate every site, and opens one by its id (?open=ID).
+// handleAdminSites lists the sites the user may moderate (every site for an
+// administrator), and opens one by its id (?open=ID).
 func handleAdminSites(svc *moderation.Service, pages *pageRenderer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if open := strings.TrimSpace(c.QueryParam("open")); open != "" {
@@ -48,14 +48,11 @@ func handleAdminSites(svc *moderation.Service, pages *pageRenderer) echo.Handler
 		}
 		p := principal(c)
 		data := sitesPage{adminBase: newAdminBase(c, "Sites", "sites")}
-		for _, id := range p.SiteIDs() {
-			s, err := svc.Site(c.Request().Context(), id)
-			if errors.Is(err, comment.ErrNotFound) {
-				continue // a grant can outlive its site's declaration
-			}
-			if err != nil {
-				return err
-			}
+		sites, err := svc.SitesFor(c.Request().Context(), p)
+		if err != nil {
+			return err
+		}
+		for _, s := range sites {
 			data.Sites = append(data.Sites, siteRow{ID: s.ID, Name: s.Name, Role: roleLabel(p, s.ID), URL: adminPrefix + "/sites/" + url.PathEscape(s.ID)})
 		}
 		return pages.render(c, http.StatusOK, "admin_sites.html", data)

@@ -703,7 +703,7 @@ func TestAdminAsAdministrator(t *testing.T) {
 	b.login(t, "root@example.org")
 
 	q := b.get(t, "/admin")
-	mustContain(t, "queue of every site", q.body, `id="c-`+mine+`"`, `id="c-`+theirs+`"`, `<input id="f-site" name="site"`, `<span class="adm-badge">admin</span>`)
+	mustContain(t, "queue of every site", q.body, `id="c-`+mine+`"`, `id="c-`+theirs+`"`, `<select id="f-site" name="site"`, `<option value="blog">blog</option>`, `<option value="other">other</option>`, `<span class="adm-badge">admin</span>`)
 	nosite := b.get(t, "/admin?site=nosuch")
 	if nosite.status != http.StatusNotFound {
 		t.Errorf("queue of an unknown site: %d", nosite.status)
@@ -714,7 +714,7 @@ func TestAdminAsAdministrator(t *testing.T) {
 	}
 
 	sites := b.get(t, "/admin/sites")
-	mustContain(t, "sites", sites.body, "Open a site", `name="open"`)
+	mustContain(t, "sites", sites.body, "Open a site", `name="open"`, `href="/admin/sites/blog"`, `href="/admin/sites/other"`)
 	if r := b.get(t, "/admin/sites?open=other"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/sites/other" {
 		t.Errorf("open a site: %d to %q", r.status, r.header.Get("Location"))
 	}

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/commentd/commentd/internal/comment"
@@ -60,4 +61,24 @@ func (s *Service) Counts(ctx context.Context, siteID string, pageKeys []string) 
 // Site returns the site with id, or comment.ErrNotFound.
 func (s *Service) Site(ctx context.Context, id string) (comment.Site, error) {
 	return s.store.Site(ctx, id)
+}
+
+// SitesFor returns the sites p may moderate, ordered by id: every site for
+// an administrator.
+func (s *Service) SitesFor(ctx context.Context, p comment.Principal) ([]comment.Site, error) {
+	if p.Admin {
+		return s.store.Sites(ctx)
+	}
+	var out []comment.Site
+	for _, id := range p.SiteIDs() {
+		site, err := s.store.Site(ctx, id)
+		if errors.Is(err, comment.ErrNotFound) {
+			continue // a grant can outlive its site's declaration
+		}
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", id, err)
+		}
+		out = append(out, site)
+	}
+	return out, nil
 }

@@ -37,6 +37,28 @@ func (s *Store) Site(ctx context.Context, id string) (comment.Site, error) {
 	return site, nil
 }
 
+// Sites returns every site, ordered by id. There are few sites, so each is
+// read with the same query as Site.
+func (s *Store) Sites(ctx context.Context) ([]comment.Site, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM sites ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("sites: %w", mapErr(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("sites: %w", mapErr(err))
+	}
+	out := make([]comment.Site, 0, len(ids))
+	for _, id := range ids {
+		site, err := findSite(ctx, s.pool, id)
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", id, mapErr(err))
+		}
+		out = append(out, site)
+	}
+	return out, nil
+}
+
 // Page returns the page key of site siteID, or an error wrapping
 // comment.ErrNotFound.
 func (s *Store) Page(ctx context.Context, siteID, key string) (comment.Page, error) {

@@ -37,6 +37,47 @@ func (s *Store) Site(ctx context.Context, id string) (comment.Site, error) {
 	return site, nil
 }
 
+// Sites returns every site, ordered by id. There are few sites, so each is
+// read with the same query as Site.
+func (s *Store) Sites(ctx context.Context) ([]comment.Site, error) {
+	var out []comment.Site
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		ids, err := siteIDs(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			site, err := findSite(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, site)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sites: %w", err)
+	}
+	return out, nil
+}
+
+func siteIDs(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM sites ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, mapErr(rows.Err())
+}
+
 // Page returns the page key of site siteID, or an error wrapping
 // comment.ErrNotFound.
 func (s *Store) Page(ctx context.Context, siteID, key string) (comment.Page, error) {

@@ -232,6 +232,27 @@ func testSites(t *testing.T, s comment.Store) {
 			t.Errorf("Site(unknown) error = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("all sites in order", func(t *testing.T) {
+		for _, extra := range []string{"zz-" + newID(), "aa-" + newID()} {
+			if err := s.UpsertSite(ctx, comment.Site{ID: extra, Name: extra, Origins: []string{"https://x.example"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := s.Sites(ctx)
+		if err != nil {
+			t.Fatalf("Sites: %v", err)
+		}
+		var ids []string
+		for _, site := range all {
+			ids = append(ids, site.ID)
+			if site.ID == id && site.Name != "Bare" {
+				t.Errorf("Sites has %q named %q, want its current name", id, site.Name)
+			}
+		}
+		if len(ids) < 3 || !slices.IsSorted(ids) || !slices.Contains(ids, id) {
+			t.Errorf("Sites = %v, want every site, sorted by id", ids)
+		}
+	})
 }
 
 func testPages(t *testing.T, s comment.Store) {
