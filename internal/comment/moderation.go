@@ -75,11 +75,12 @@ type ModerationStore interface {
 	// that site by status (statuses with no comments are absent).
 	AuthorStats(ctx context.Context, authors []AuthorKey) (map[AuthorKey]AuthorStats, error)
 
-	// AddListEntry puts the value on the site's list; adding one already
+	// AddListEntry puts the value on the site's list, and increments the
+	// site's rules version when it was not there yet; adding one already
 	// there changes nothing. ErrNotFound for an unknown site.
 	AddListEntry(ctx context.Context, e ListEntry) error
-	// DeleteListEntry removes the value from the list; a missing one is not an
-	// error.
+	// DeleteListEntry removes the value from the list, incrementing the
+	// site's rules version when it was there; a missing one is not an error.
 	DeleteListEntry(ctx context.Context, siteID, list, value string) error
 	// ListEntries returns the entries of one of the site's lists, ordered by
 	// value.

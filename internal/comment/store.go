@@ -42,6 +42,7 @@ type StatusChange struct {
 type Store interface {
 	AccountStore
 	ModerationStore
+	RulesStore
 
 	// UpsertSite creates the site or updates its name, origins and limits.
 	UpsertSite(ctx context.Context, s Site) error
@@ -52,7 +53,8 @@ type Store interface {
 
 	// CreateComment stores c (whose ID the caller has set) together with its
 	// page (created if new; an empty URL or title is filled in if the page
-	// lacks one) and a "submit" event, in one transaction. It returns
+	// lacks one), a "submit" event, and one hit for each distinct rule named
+	// in c.Reasons, in one transaction. It returns
 	// ErrConflict if the ID exists and ErrUnavailable if the database is
 	// locked by another writer for longer than its busy timeout.
 	CreateComment(ctx context.Context, c Comment, p Page) error
