@@ -42,6 +42,8 @@ commands:
   user revoke --email E --site S          take a user's role on a site away
   user password --email E                 set a new password (standard input, or generated)
   token create --email E --name N         make an API token for a user; printed once
+  rules export SITE                       print a site's spam rules as YAML
+  rules import SITE FILE                  replace a site's spam rules with a YAML file
 
 Every command takes --config FILE (default: COMMENTD_CONFIG, else the built-in
 config/commentd.yaml) and the same environment overrides as serve.
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "user" || cmd == "token" {
+	if cmd == "user" || cmd == "token" || cmd == "rules" {
 		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 			fmt.Fprint(stderr, usage)
 			return fmt.Errorf("%s: name a subcommand", cmd)
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return serve(ctx, args, e)
 	case "user create", "user grant", "user revoke", "user password", "token create":
 		return accountCommand(ctx, cmd, args, e)
+	case "rules export", "rules import":
+		return rulesCommand(ctx, cmd, args, e)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -137,6 +141,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	svc := moderation.New(moderation.Deps{
 		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Logger: log,
 	})
+	go svc.Run(ctx) // drops cached rules when another instance changes them
 	accounts, err := account.New(account.Deps{Store: store, Limiter: limiter, Static: tokens, SessionTTL: cfg.SessionTTL, Logger: log})
 	if err != nil {
 		return err

@@ -668,6 +668,7 @@ func TestHostileInputOnBothStores(t *testing.T) {
 				{"comment id with invalid UTF-8", func(t *testing.T) result { return in.mod(t, "GET", "/comments/%FF%FE%00") }, func(s int) bool { return s == 404 }},
 				{"approve id with NUL", func(t *testing.T) result { return in.mod(t, "POST", "/comments/a%00b/approve") }, func(s int) bool { return s == 404 }},
 				{"cursor with invalid UTF-8", func(t *testing.T) result { return in.mod(t, "GET", "/comments?cursor="+b64("1.\xff\x00")) }, func(s int) bool { return s == 422 }},
+				{"cursor before year 1", func(t *testing.T) result { return in.mod(t, "GET", "/comments?cursor="+b64("-210866803200000001.x")) }, func(s int) bool { return s == 422 }},
 				{"page key with invalid UTF-8", func(t *testing.T) result {
 					return in.call(t, "GET", "/api/v1/sites/"+site+"/comments?page=%FF%FE", nil, nil)
 				}, func(s int) bool { return s == 422 }},

@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -221,6 +223,10 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (string
 	}
 	token, hashed := newSecret("")
 	now := s.clock()
+	// Sign-ins are rare enough to carry the clean-up of expired sessions.
+	if _, err := s.store.DeleteExpiredSessions(ctx, now); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "removing expired sessions failed", slog.String("err", err.Error()))
+	}
 	if err := s.store.CreateSession(ctx, comment.Session{Hash: hashed, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL)}); err != nil {
 		return "", comment.Principal{}, fmt.Errorf("create session: %w", err)
 	}
@@ -302,15 +308,15 @@ const tokenPrefix = "cmtd_"
 
 // CreateToken makes an API token for the principal's user, returning the
 // plain token (shown once; only its hash is kept). Errors:
-// comment.ErrForbidden for a principal without a user (a configured token),
-// *comment.ValidationError (name).
+// comment.ErrForbidden for a principal without a user (a configured token)
+// or one that is itself a token, *comment.ValidationError (name).
 func (s *Service) CreateToken(ctx context.Context, p comment.Principal, name string) (string, comment.Token, error) {
-	if p.UserID == "" {
+	if p.UserID == "" || p.ViaToken {
 		return "", comment.Token{}, comment.ErrForbidden
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return "", comment.Token{}, comment.Invalid("name", "Give the token a name of 1 to 100 characters.")
+	if name == "" || len(name) > 100 || !printable(name) {
+		return "", comment.Token{}, comment.Invalid("name", "Give the token a name of 1 to 100 printable characters.")
 	}
 	plain, hashed := newSecret(tokenPrefix)
 	t := comment.Token{ID: uuid.NewString(), UserID: p.UserID, Name: name, Hash: hashed, CreatedAt: s.clock()}
@@ -329,9 +335,9 @@ func (s *Service) Tokens(ctx context.Context, p comment.Principal) ([]comment.To
 }
 
 // RevokeToken deletes one of the principal's tokens; comment.ErrNotFound if
-// it has none with that id.
+// it has none with that id, comment.ErrForbidden for a token caller.
 func (s *Service) RevokeToken(ctx context.Context, p comment.Principal, id string) error {
-	if p.UserID == "" {
+	if p.UserID == "" || p.ViaToken {
 		return comment.ErrForbidden
 	}
 	return s.store.DeleteToken(ctx, p.UserID, id)
@@ -374,7 +380,21 @@ func (s *Service) Authenticate(ctx context.Context, token string) (comment.Princ
 		return comment.Principal{}, err
 	}
 	p.Name = u.Email + " (token " + t.Name + ")"
+	p.ViaToken = true
 	return p, nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // newSecret returns a random secret with prefix and its stored hash.

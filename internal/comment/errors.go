@@ -20,6 +20,11 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden: the credentials do not grant access to this site.
 	ErrForbidden = errors.New("forbidden")
+	// ErrDuplicate: the same author already posted the same comment on
+	// the page. It is also an ErrConflict.
+	ErrDuplicate = fmt.Errorf("duplicate comment: %w", ErrConflict)
+	// ErrRejected: the site's block rules refuse the comment.
+	ErrRejected = errors.New("rejected by the site's rules")
 	// ErrUnavailable: a dependency (usually the database, locked by another
 	// writer) cannot take the request now; the client may retry.
 	ErrUnavailable = errors.New("temporarily unavailable")

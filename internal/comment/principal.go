@@ -9,6 +9,10 @@ type Principal struct {
 	Name   string          // shown in moderation history
 	Admin  bool            // may act on every site
 	Roles  map[string]Role // site id -> role, for a non-admin
+	// ViaToken is set when the caller presented an API token rather than
+	// signing in; such a caller may not create or revoke tokens, so that a
+	// leaked token cannot outlive its revocation.
+	ViaToken bool
 }
 
 // CanModerate reports whether p may see and change the comments of siteID.

@@ -20,13 +20,16 @@ const (
 	TypeHeld = "comment.held"
 	// TypeChanged: a comment's status or content changed.
 	TypeChanged = "comment.changed"
+	// TypeRulesChanged: a site's spam rules or lists changed; instances drop
+	// their cached copy. CommentID and Status are empty.
+	TypeRulesChanged = "rules.changed"
 )
 
 // Event is one moderation event. It names the comment and never carries
 // personal data (no author, email, IP or body), so it may be sent to any
 // moderator of the site and through Redis as is.
 type Event struct {
-	// Type is TypeHeld or TypeChanged.
+	// Type is TypeHeld, TypeChanged or TypeRulesChanged.
 	Type string `json:"type"`
 	// SiteID is the site the comment belongs to.
 	SiteID    string `json:"site"`

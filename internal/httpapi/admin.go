@@ -155,6 +155,13 @@ func requireSession(accounts *account.Service, secureCookies bool) echo.Middlewa
 	}
 }
 
+// sessionPrincipal reads the principal of the request's session cookie.
+func sessionPrincipal(accounts *account.Service) func(echo.Context) (comment.Principal, error) {
+	return func(c echo.Context) (comment.Principal, error) {
+		return accounts.Session(c.Request().Context(), sessionValue(c))
+	}
+}
+
 // loginURL is the sign-in page that goes on to next afterwards.
 func loginURL(next string) string {
 	if next == "" || next == adminPrefix {

@@ -49,6 +49,7 @@ func newCommentPage(c echo.Context, d moderation.Detail) commentPage {
 	self := adminPrefix + "/comments/" + url.PathEscape(d.Item.Comment.ID)
 	card := newCardView(d.Item, base.CSRF, self)
 	card.Standalone = true
+	card.Edited = len(d.Revisions) > 0
 	page := commentPage{
 		adminBase: base, Card: card, Notice: noticeFrom(c.QueryParams()),
 		Edit: editForm{Name: d.Item.Comment.AuthorName, Website: d.Item.Comment.AuthorWebsite, Body: d.Item.Comment.Body},
@@ -110,7 +111,7 @@ func handleAdminEdit(svc *moderation.Service, v *validator.Validate, pages *page
 		}
 		err := check(v, &req)
 		if err == nil {
-			_, err = svc.Edit(ctx, p, id, moderation.EditInput{Name: req.Name, Website: req.Website, Body: req.Body})
+			_, err = svc.Edit(ctx, p, id, moderation.EditInput{Name: &req.Name, Website: &req.Website, Body: &req.Body})
 		}
 		var verr *comment.ValidationError
 		switch {

@@ -151,7 +151,7 @@ type cardView struct {
 	Name, Email, Website          string
 	IP, UserAgent                 string
 	CreatedAt                     time.Time
-	Edited                        bool
+	Edited                        bool // has earlier versions (known on the comment's own page)
 	BodyHTML                      string
 	Reasons                       []reasonView
 	Parent                        *parentView
@@ -168,7 +168,7 @@ func newCardView(it moderation.Item, csrf, back string) cardView {
 		ID: c.ID, Site: c.SiteID, Status: string(c.Status), StatusLabel: statusLabel(c.Status),
 		PageKey: c.PageKey, PageURL: it.Page.URL, PageTitle: it.Page.Title,
 		Name: c.AuthorName, Email: c.AuthorEmail, Website: c.AuthorWebsite, IP: c.IP, UserAgent: c.UserAgent,
-		CreatedAt: c.CreatedAt, Edited: c.UpdatedAt.After(c.CreatedAt), BodyHTML: c.BodyHTML,
+		CreatedAt: c.CreatedAt, BodyHTML: c.BodyHTML,
 		Actions: actionsFor(c.Status), CSRF: csrf, Back: back,
 		History: historyView{
 			Approved: it.Author[comment.StatusApproved], Rejected: it.Author[comment.StatusRejected],

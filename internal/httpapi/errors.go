@@ -63,7 +63,11 @@ func errorResponse(err error) (int, errorBody, time.Duration) {
 	case errors.Is(err, comment.ErrUnauthorized):
 		return http.StatusUnauthorized, errorBody{Error: "Authentication required: send an API token as 'Authorization: Bearer TOKEN'."}, 0
 	case errors.Is(err, comment.ErrForbidden):
-		return http.StatusForbidden, errorBody{Error: "This token may not moderate that site."}, 0
+		return http.StatusForbidden, errorBody{Error: "These credentials do not allow this (on this site)."}, 0
+	case errors.Is(err, comment.ErrDuplicate):
+		return http.StatusConflict, errorBody{Error: "You have already posted this comment on this page."}, 0
+	case errors.Is(err, comment.ErrRejected):
+		return http.StatusForbidden, errorBody{Error: "This comment cannot be accepted."}, 0
 	case errors.Is(err, comment.ErrConflict):
 		return http.StatusConflict, errorBody{Error: "This conflicts with data already stored."}, 0
 	case errors.Is(err, comment.ErrUnavailable):

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,16 +18,24 @@ type Subscriber interface {
 	Subscribe() (<-chan events.Event, func())
 }
 
-// heartbeat keeps idle event streams open through proxies.
-const heartbeat = 25 * time.Second
+// defaultHeartbeat is how often an idle event stream sends a comment to keep
+// proxies from closing it, and checks that its caller may still moderate: a
+// session that signed out, a revoked token or a removed role ends the stream
+// within this time.
+const defaultHeartbeat = 15 * time.Second
 
 // handleEvents streams the moderation events of the sites the caller may
 // moderate as Server-Sent Events, until the client goes away or stop is
 // closed (the server is shutting down: a graceful shutdown waits for every
 // open request, and a stream would otherwise never end).
-func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal, stop <-chan struct{}) echo.HandlerFunc {
+//
+// reauth reads the caller's principal again from the request's credentials.
+func handleEvents(sub Subscriber, reauth func(echo.Context) (comment.Principal, error), stop <-chan struct{}, heartbeat time.Duration) echo.HandlerFunc {
+	if heartbeat <= 0 {
+		heartbeat = defaultHeartbeat
+	}
 	return func(c echo.Context) error {
-		p := who(c)
+		p := principal(c)
 		feed, cancel := sub.Subscribe()
 		defer cancel()
 		w := c.Response()
@@ -50,13 +59,18 @@ func handleEvents(sub Subscriber, who func(echo.Context) comment.Principal, stop
 			case <-stop:
 				return nil
 			case <-tick.C:
+				again, err := reauth(c)
+				if err != nil {
+					return nil // signed out or revoked: end the stream
+				}
+				p = again
 				fmt.Fprint(w, ": ping\n\n")
 				w.Flush()
 			case e, ok := <-feed:
 				if !ok {
 					return nil
 				}
-				if !p.CanModerate(e.SiteID) {
+				if !strings.HasPrefix(e.Type, "comment.") || !p.CanModerate(e.SiteID) {
 					continue
 				}
 				data, err := json.Marshal(e)

@@ -257,6 +257,7 @@ func TestFormPost(t *testing.T) {
 			f[k] = v
 		}
 		f.Set("page_url", "https://evil.example/phish")
+		f.Set("body", "From a form, with a foreign return address.")
 		r := s.postForm(t, "blog", f)
 		if r.status != http.StatusCreated || r.header.Get("Location") != "" {
 			t.Fatalf("status = %d, Location %q; want 201 page and no redirect", r.status, r.header.Get("Location"))
@@ -288,7 +289,12 @@ func TestFormPost(t *testing.T) {
 	})
 	t.Run("rate limited form gets a page", func(t *testing.T) {
 		s := newTestServer(t, serverOpts{burst: 1})
-		s.postForm(t, "blog", form)
+		first := url.Values{}
+		for k, v := range form {
+			first[k] = v
+		}
+		first.Set("body", "An earlier comment.") // not a duplicate of the next
+		s.postForm(t, "blog", first)
 		r := s.postForm(t, "blog", form)
 		if r.status != http.StatusTooManyRequests || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
 			t.Fatalf("status = %d, type %q; want 429 HTML", r.status, r.header.Get("Content-Type"))

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -21,16 +23,24 @@ import (
 
 type principalKey struct{}
 
+// bearerPrincipal authenticates the request's "Authorization: Bearer TOKEN".
+func bearerPrincipal(auth *account.Service) func(echo.Context) (comment.Principal, error) {
+	return func(c echo.Context) (comment.Principal, error) {
+		scheme, token, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return comment.Principal{}, comment.ErrUnauthorized
+		}
+		return auth.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+	}
+}
+
 // requireToken authenticates "Authorization: Bearer TOKEN" and puts the
 // principal into the request's context.
 func requireToken(auth *account.Service) echo.MiddlewareFunc {
+	authenticate := bearerPrincipal(auth)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			scheme, token, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-			if !strings.EqualFold(scheme, "Bearer") {
-				return comment.ErrUnauthorized
-			}
-			p, err := auth.Authenticate(c.Request().Context(), strings.TrimSpace(token))
+			p, err := authenticate(c)
 			if err != nil {
 				return err
 			}
@@ -126,6 +136,9 @@ func queueFilter(c echo.Context, v *validator.Validate) (moderation.QueueFilter,
 			return moderation.QueueFilter{}, comment.Invalid("limit", "Must be a number from 1 to "+strconv.Itoa(moderation.MaxQueuePage)+".")
 		}
 		limit = n
+	}
+	if a, err := netip.ParseAddr(q.IP); err == nil {
+		q.IP = a.Unmap().String() // stored addresses are in this spelling
 	}
 	return moderation.QueueFilter{SiteID: q.Site, Status: comment.Status(q.Status), PageKey: q.Page, Email: q.Email,
 		IP: q.IP, Query: q.Query, Cursor: q.Cursor, Limit: limit}, nil
@@ -259,20 +272,40 @@ type editRequest struct {
 	Body    string `json:"body" validate:"required,text,maxbytes=65525"`
 }
 
-// handleEdit changes a comment's body, author name and website; the previous
-// version is kept.
+// editPatch is the body of PATCH: a field left out stays as it is.
+type editPatch struct {
+	Name    *string `json:"name"`
+	Website *string `json:"website"`
+	Body    *string `json:"body"`
+}
+
+// handleEdit changes a comment's body, author name and/or website; the
+// previous version is kept.
 func handleEdit(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		var req editRequest
-		if err := decodeJSON(c, &req); err != nil {
+		var patch editPatch
+		if err := decodeJSON(c, &patch); err != nil {
 			return err
 		}
-		req.Name, req.Body = strings.TrimSpace(req.Name), strings.TrimSpace(req.Body)
-		req.Website = withScheme(strings.TrimSpace(req.Website))
+		// Check the fields sent; the others get stand-ins that pass, and
+		// their (impossible) errors are dropped.
+		req := editRequest{Name: "-", Body: "-"}
+		if patch.Name != nil {
+			req.Name = strings.TrimSpace(*patch.Name)
+			patch.Name = &req.Name
+		}
+		if patch.Website != nil {
+			req.Website = withScheme(strings.TrimSpace(*patch.Website))
+			patch.Website = &req.Website
+		}
+		if patch.Body != nil {
+			req.Body = strings.TrimSpace(*patch.Body)
+			patch.Body = &req.Body
+		}
 		if err := check(v, &req); err != nil {
 			return err
 		}
-		cm, err := svc.Edit(c.Request().Context(), principal(c), c.Param("id"), moderation.EditInput{Name: req.Name, Website: req.Website, Body: req.Body})
+		cm, err := svc.Edit(c.Request().Context(), principal(c), c.Param("id"), moderation.EditInput{Name: patch.Name, Website: patch.Website, Body: patch.Body})
 		if err != nil {
 			return err
 		}
@@ -299,7 +332,9 @@ type bulkResponse struct {
 }
 
 // handleBulk applies one action to many comments and answers per id.
-func handleBulk(svc *moderation.Service) echo.HandlerFunc {
+// Internal errors of single ids are logged here, since they do not reach the
+// error handler.
+func handleBulk(svc *moderation.Service, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req bulkRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -319,6 +354,10 @@ func handleBulk(svc *moderation.Service) echo.HandlerFunc {
 			if r.Err != nil {
 				status, body, _ := errorResponse(r.Err)
 				br.Code, br.Error = status, body.Error
+				if status >= 500 {
+					log.LogAttrs(c.Request().Context(), slog.LevelError, "bulk action failed",
+						slog.String("comment_id", r.ID), slog.String("err", r.Err.Error()))
+				}
 				if len(body.Fields) > 0 {
 					for _, msg := range body.Fields {
 						br.Error = msg
@@ -358,19 +397,28 @@ func handleSiteLists(svc *moderation.Service) echo.HandlerFunc {
 	}
 }
 
-// decodeJSON reads a small JSON request body into v.
-func decodeJSON(c echo.Context, v any) error {
+// readJSONBody reads a JSON request body (within the server's body limit).
+func readJSONBody(c echo.Context) ([]byte, error) {
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if mt != echo.MIMEApplicationJSON {
-		return errUnsupportedMedia
+		return nil, errUnsupportedMedia
 	}
 	raw, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var herr *echo.HTTPError
 		if errors.As(err, &herr) {
-			return err
+			return nil, err
 		}
-		return &badRequest{msg: "The request body could not be read completely."}
+		return nil, &badRequest{msg: "The request body could not be read completely."}
+	}
+	return raw, nil
+}
+
+// decodeJSON reads a small JSON request body into v.
+func decodeJSON(c echo.Context, v any) error {
+	raw, err := readJSONBody(c)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		var terr *json.UnmarshalTypeError

@@ -35,12 +35,16 @@ func handleDemo(svc *moderation.Service, pages *pageRenderer) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		token, err := svc.FormToken(c.Request().Context(), demoSite, demoPage)
+		if err != nil {
+			return err
+		}
 		return pages.render(c, http.StatusOK, "demo.html", demoData{
 			Title:  demoTitle,
 			Thread: t,
 			Form: web.Form{
 				Action: "/api/v1/sites/" + demoSite + "/comments",
-				Values: web.FormValues{Page: demoPage, PageURL: requestScheme(c) + "://" + c.Request().Host + demoPage, PageTitle: demoTitle},
+				Values: web.FormValues{Page: demoPage, PageURL: requestScheme(c) + "://" + c.Request().Host + demoPage, PageTitle: demoTitle, FormToken: token},
 			},
 		})
 	}

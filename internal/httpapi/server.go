@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,6 +43,9 @@ type Options struct {
 	// shutdown does not wait for them. nil: streams end only with their
 	// clients.
 	Stop <-chan struct{}
+	// Heartbeat is how often live event streams ping and re-check their
+	// caller's rights; 0 means 15 seconds.
+	Heartbeat time.Duration
 	// SecureCookies marks the web UI's cookies Secure even on plain HTTP
 	// (behind a TLS-terminating proxy); a TLS connection always does.
 	SecureCookies bool

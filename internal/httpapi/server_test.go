@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,9 +38,10 @@ type testServer struct {
 }
 
 type serverOpts struct {
-	burst   int
-	trusted []netip.Prefix
-	tokens  []auth.Token
+	heartbeat time.Duration
+	burst     int
+	trusted   []netip.Prefix
+	tokens    []auth.Token
 }
 
 func newTestServer(t *testing.T, o serverOpts) *testServer {
@@ -68,7 +71,7 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus}, Options{TrustedProxies: o.trusted})
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +142,13 @@ func (s *testServer) mod(t *testing.T, method, path, token string) response {
 }
 
 // valid returns a submission that passes every check.
+// submissions numbers the bodies valid makes, so that no two are
+// duplicates of each other (which the server refuses with 409).
+var submissions atomic.Int64
+
 func valid() map[string]any {
-	return map[string]any{"page": "/2026/11/towpath", "name": "Ann Reader", "email": "ann@example.org", "body": "Lovely *walk*."}
+	n := submissions.Add(1)
+	return map[string]any{"page": "/2026/11/towpath", "name": "Ann Reader", "email": "ann@example.org", "body": fmt.Sprintf("Lovely *walk*, number %d.", n)}
 }
 
 func with(m map[string]any, kv ...any) map[string]any {

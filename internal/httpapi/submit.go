@@ -34,12 +34,15 @@ type submitRequest struct {
 	Email     string `json:"email" validate:"required,line,maxbytes=100,email,mailbox"`
 	Website   string `json:"website" validate:"omitempty,line,maxbytes=200,url,weburl"`
 	Body      string `json:"body" validate:"required,text,maxbytes=65525"`
+	FormToken string `json:"form_token" validate:"omitempty,line,maxbytes=200"`
+	// Honeypot is a field the form hides from people; bots fill it in.
+	Honeypot string `json:"url" validate:"maxbytes=2000"`
 }
 
 // trim removes surrounding white space, so that a field of only spaces
 // counts as missing, and completes a website typed without its scheme.
 func (r *submitRequest) trim() {
-	for _, f := range []*string{&r.Page, &r.PageURL, &r.PageTitle, &r.ParentID, &r.Name, &r.Email, &r.Website, &r.Body} {
+	for _, f := range []*string{&r.Page, &r.PageURL, &r.PageTitle, &r.ParentID, &r.Name, &r.Email, &r.Website, &r.Body, &r.FormToken, &r.Honeypot} {
 		*f = strings.TrimSpace(*f)
 	}
 	r.Website = withScheme(r.Website)
@@ -47,7 +50,24 @@ func (r *submitRequest) trim() {
 
 func (r *submitRequest) values() web.FormValues {
 	return web.FormValues{Page: r.Page, PageURL: r.PageURL, PageTitle: r.PageTitle, ParentID: r.ParentID,
-		Name: r.Name, Email: r.Email, Website: r.Website, Body: r.Body}
+		Name: r.Name, Email: r.Email, Website: r.Website, Body: r.Body, FormToken: r.FormToken}
+}
+
+// handleFormToken answers a signed token for a page's reply form; sent back
+// with the submission, it shows how long the form was open.
+func handleFormToken(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := threadQuery{Page: strings.TrimSpace(c.QueryParam("page"))}
+		if err := check(v, &q); err != nil {
+			return err
+		}
+		token, err := svc.FormToken(c.Request().Context(), c.Param("site"), q.Page)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]string{"token": token})
+	}
 }
 
 // submitResponse is the 201 answer: the public view (never the email) and
@@ -199,6 +219,8 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 				Body:      req.Body,
 				IP:        clientIP(c),
 				UserAgent: cleanHeader(c.Request().UserAgent(), maxUserAgentBytes),
+				FormToken: req.FormToken,
+				Honeypot:  req.Honeypot,
 			})
 		}
 		if isFormPost(c) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/events"
 )
 
 func (s *testServer) modJSON(t *testing.T, method, path, token string, body any) response {
@@ -222,28 +223,33 @@ func TestTokensAndMembersAPI(t *testing.T) {
 		b, _ := json.Marshal(body)
 		return s.do(t, method, path, "application/json", bytes.NewReader(b), map[string]string{"Authorization": "Bearer " + token})
 	}
-	r := api("POST", "/api/v1/tokens", mod, map[string]string{"name": "laptop"})
-	if r.status != 201 {
-		t.Fatalf("create token: %d %s", r.status, r.body)
+	// Tokens are made and revoked from a signed-in session (the UI) or the
+	// command line, never by another token.
+	if r := api("POST", "/api/v1/tokens", mod, map[string]string{"name": "laptop"}); r.status != http.StatusForbidden {
+		t.Errorf("token creating a token: %d", r.status)
 	}
-	var created struct {
-		Token tokenJSON `json:"token"`
-		Value string    `json:"value"`
+	u, err := s.store.UserByEmail(context.Background(), "mod@example.org")
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.json(t, &created)
-	if r := api("GET", "/api/v1/moderation/comments?site=blog", created.Value, nil); r.status != 200 {
+	session := comment.Principal{UserID: u.ID, Name: u.Email}
+	value, tok, err := s.accounts.CreateToken(context.Background(), session, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := api("GET", "/api/v1/moderation/comments?site=blog", value, nil); r.status != 200 {
 		t.Errorf("new token does not work: %d", r.status)
 	}
-	if r := api("GET", "/api/v1/tokens", mod, nil); !strings.Contains(string(r.body), "laptop") || strings.Contains(string(r.body), created.Value) {
+	if r := api("GET", "/api/v1/tokens", mod, nil); !strings.Contains(string(r.body), "laptop") || strings.Contains(string(r.body), value) {
 		t.Errorf("token list: %s", r.body)
 	}
-	if r := api("DELETE", "/api/v1/tokens/"+created.Token.ID, owner, nil); r.status != 404 {
-		t.Errorf("someone else's token: status %d, want 404", r.status)
+	if r := api("DELETE", "/api/v1/tokens/"+tok.ID, value, nil); r.status != http.StatusForbidden {
+		t.Errorf("a token revoking itself: status %d, want 403", r.status)
 	}
-	if r := api("DELETE", "/api/v1/tokens/"+created.Token.ID, mod, nil); r.status != 204 {
-		t.Errorf("revoke: %d", r.status)
+	if err := s.accounts.RevokeToken(context.Background(), session, tok.ID); err != nil {
+		t.Fatal(err)
 	}
-	if r := api("GET", "/api/v1/moderation/comments?site=blog", created.Value, nil); r.status != 401 {
+	if r := api("GET", "/api/v1/moderation/comments?site=blog", value, nil); r.status != 401 {
 		t.Errorf("revoked token: status %d, want 401", r.status)
 	}
 	if _, err := s.accounts.CreateUser(context.Background(), "new@example.org", "", false); err != nil {
@@ -258,7 +264,7 @@ func TestTokensAndMembersAPI(t *testing.T) {
 	if r := api("PUT", "/api/v1/moderation/sites/other/members", owner, map[string]string{"email": "new@example.org", "role": "moderator"}); r.status != 403 {
 		t.Errorf("owner grants on another site: %d, want 403", r.status)
 	}
-	r = api("GET", "/api/v1/moderation/sites/blog/members", owner, nil)
+	r := api("GET", "/api/v1/moderation/sites/blog/members", owner, nil)
 	for _, want := range []string{"new@example.org", "mod@example.org", "owner@example.org"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("members lack %s: %s", want, r.body)
@@ -299,3 +305,136 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("event carries an email: %s", got[0])
 	}
 }
+
+func TestTokenCannotManageTokens(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	tok := s.userToken(t, "mod@example.org", map[string]comment.Role{"blog": comment.RoleModerator})
+	b, _ := json.Marshal(map[string]string{"name": "child"})
+	r := s.do(t, "POST", "/api/v1/tokens", "application/json", bytes.NewReader(b), map[string]string{"Authorization": "Bearer " + tok})
+	if r.status != http.StatusForbidden {
+		t.Errorf("a token creating a token: status %d, want 403", r.status)
+	}
+	if r := s.do(t, "GET", "/api/v1/tokens", "", nil, map[string]string{"Authorization": "Bearer " + tok}); r.status != 200 {
+		t.Errorf("a token listing tokens: status %d", r.status)
+	}
+}
+
+func TestStreamEndsWhenRightsGo(t *testing.T) {
+	s := newTestServer(t, serverOpts{heartbeat: 100 * time.Millisecond})
+	tok := s.userToken(t, "mod@example.org", map[string]comment.Role{"blog": comment.RoleModerator})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/api/v1/moderation/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() {
+		t.Fatal("stream did not open")
+	}
+	u, err := s.store.UserByEmail(ctx, "mod@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.Revoke(ctx, comment.Principal{Admin: true}, u.ID, "blog"); err != nil {
+		t.Fatal(err)
+	}
+	// The token still authenticates but may moderate nothing: the stream
+	// keeps running without events for blog. Revoke the token itself and
+	// the stream must end.
+	list, _ := s.accounts.Tokens(ctx, comment.Principal{UserID: u.ID})
+	if err := s.accounts.RevokeToken(ctx, comment.Principal{UserID: u.ID}, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream of a revoked token did not end")
+	}
+}
+
+func TestChangeAnnouncedOnce(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	id := s.submitOK(t, "blog", valid())
+	feed, stop := s.bus.Subscribe()
+	defer stop()
+	done := make(chan struct{})
+	for range 10 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, _ := http.NewRequest("POST", s.URL+"/api/v1/moderation/comments/"+id+"/approve", nil)
+			req.Header.Set("Authorization", "Bearer "+testAdminToken)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	for range 10 {
+		<-done
+	}
+	// A marker event after the approvals: everything before it has arrived.
+	_ = s.bus.Publish(context.Background(), eventsMarker())
+	changed := 0
+	for e := range feed {
+		if e.Type == "marker" {
+			break
+		}
+		if e.Type == "comment.changed" && e.CommentID == id {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d change events for 10 concurrent approvals, want 1", changed)
+	}
+	if h := s.detail(t, id).History; len(h) != 2 {
+		t.Errorf("history has %d events, want submit and one approve", len(h))
+	}
+}
+
+func TestUndoTakesBackListEntries(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	id := s.submitOK(t, "blog", with(valid(), "email", "maybe@example.net"))
+	s.mod(t, "POST", "/comments/"+id+"/spam-and-block", testAdminToken)
+	if r := s.mod(t, "POST", "/comments/"+id+"/undo", testAdminToken); r.status != 200 {
+		t.Fatalf("undo: %d %s", r.status, r.body)
+	}
+	var lists map[string][]listEntryJSON
+	s.mod(t, "GET", "/sites/blog/lists", testAdminToken).json(t, &lists)
+	if n := len(lists[comment.ListBlockedEmails]) + len(lists[comment.ListBlockedIPs]); n != 0 {
+		t.Errorf("after undo the block lists hold %d entries: %v", n, lists)
+	}
+	if st := s.detail(t, id).Comment.Status; st != "pending" {
+		t.Errorf("status after undo = %q", st)
+	}
+}
+
+func TestPatchKeepsFieldsLeftOut(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	id := s.submitOK(t, "blog", with(valid(), "website", "https://ann.example"))
+	if r := s.modJSON(t, "PATCH", "/comments/"+id, testAdminToken, map[string]string{"body": "Shorter."}); r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	d := s.detail(t, id)
+	if d.Comment.Author.Website != "https://ann.example" || d.Comment.Author.Name != "Ann Reader" || d.Comment.Body != "Shorter." {
+		t.Errorf("after patching the body: %+v", d.Comment.modComment)
+	}
+	s.modJSON(t, "PATCH", "/comments/"+id, testAdminToken, map[string]string{"body": "Shorter."})
+	if d := s.detail(t, id); len(d.Revisions) != 1 {
+		t.Errorf("an edit that changes nothing made a revision: %d revisions", len(d.Revisions))
+	}
+}
+
+func TestIPFilterAcceptsMappedSpelling(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	s.submitOK(t, "blog", valid())
+	var page queueResponse
+	s.mod(t, "GET", "/comments?site=blog&ip="+url.QueryEscape("::ffff:127.0.0.1"), testAdminToken).json(t, &page)
+	if len(page.Comments) != 1 {
+		t.Errorf("filter by ::ffff:127.0.0.1 found %d comments, want 1", len(page.Comments))
+	}
+}
+
+func eventsMarker() events.Event { return events.Event{Type: "marker", SiteID: "blog"} }

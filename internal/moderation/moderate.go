@@ -223,7 +223,11 @@ func (s *Service) Act(ctx context.Context, p comment.Principal, id string, a Act
 			return comment.Comment{}, err
 		}
 	case a == ActionUndo:
-		if to, err = s.undoTarget(ctx, p, c); err != nil {
+		var undone Action
+		if to, undone, err = s.undoTarget(ctx, p, c); err != nil {
+			return comment.Comment{}, err
+		}
+		if err := s.undoSideEffects(ctx, c, undone); err != nil {
 			return comment.Comment{}, err
 		}
 	default:
@@ -232,12 +236,16 @@ func (s *Service) Act(ctx context.Context, p comment.Principal, id string, a Act
 	if err := s.sideEffects(ctx, p, c, a); err != nil {
 		return comment.Comment{}, err
 	}
-	updated, err := s.store.SetStatus(ctx, comment.StatusChange{ID: id, To: to, Actor: p.Name, Action: string(a), At: s.clock()})
+	at := s.clock()
+	updated, err := s.store.SetStatus(ctx, comment.StatusChange{ID: id, To: to, Actor: p.Name, Action: string(a), At: at})
 	if err != nil {
 		return comment.Comment{}, fmt.Errorf("%s comment %s: %w", a, id, err)
 	}
-	if updated.Status != c.Status {
-		s.publish(ctx, events.Event{Type: events.TypeChanged, SiteID: c.SiteID, CommentID: c.ID, Status: string(updated.Status), At: s.clock()})
+	// Only the call whose change was written announces it: of several
+	// moderators approving at once, one wrote (its time is the comment's
+	// update time) and the others found it approved already.
+	if updated.Status == to && updated.UpdatedAt.Equal(at) && to != c.Status {
+		s.publish(ctx, events.Event{Type: events.TypeChanged, SiteID: c.SiteID, CommentID: c.ID, Status: string(updated.Status), At: at})
 	}
 	return updated, nil
 }
@@ -260,23 +268,50 @@ func (s *Service) restoreTarget(ctx context.Context, c comment.Comment) (comment
 	return comment.StatusPending, nil
 }
 
-// undoTarget is the status before the caller's last status change of c,
-// if that change is the comment's latest event and recent enough.
-func (s *Service) undoTarget(ctx context.Context, p comment.Principal, c comment.Comment) (comment.Status, error) {
+// undoTarget is the status before the caller's last status change of c, if
+// that change is the comment's latest event and recent enough, and the
+// action that made it.
+func (s *Service) undoTarget(ctx context.Context, p comment.Principal, c comment.Comment) (comment.Status, Action, error) {
 	h, err := s.store.History(ctx, c.ID)
 	if err != nil {
-		return "", fmt.Errorf("history of comment %s: %w", c.ID, err)
+		return "", "", fmt.Errorf("history of comment %s: %w", c.ID, err)
 	}
 	nothing := comment.Invalid("action", "There is no recent action of yours on this comment to undo.")
 	if len(h) == 0 {
-		return "", nothing
+		return "", "", nothing
 	}
 	last := h[len(h)-1]
 	if last.Actor != p.Name || last.FromStatus == "" || last.FromStatus == last.ToStatus ||
 		last.Action == string(ActionUndo) || s.clock().Sub(last.At) > UndoWindow || last.ToStatus != c.Status {
-		return "", nothing
+		return "", "", nothing
 	}
-	return last.FromStatus, nil
+	return last.FromStatus, Action(last.Action), nil
+}
+
+// undoSideEffects takes back what an undone action wrote to the site's
+// lists: the trusted email of "approve and trust", the blocked email and IP
+// of "spam and block".
+func (s *Service) undoSideEffects(ctx context.Context, c comment.Comment, undone Action) error {
+	type entry struct{ list, value string }
+	var entries []entry
+	switch undone {
+	case ActionApproveAndTrust:
+		entries = append(entries, entry{comment.ListTrustedEmails, strings.ToLower(c.AuthorEmail)})
+	case ActionSpamAndBlock:
+		entries = append(entries, entry{comment.ListBlockedEmails, strings.ToLower(c.AuthorEmail)})
+		if c.IP != "" {
+			entries = append(entries, entry{comment.ListBlockedIPs, c.IP})
+		}
+	}
+	for _, e := range entries {
+		if err := s.store.DeleteListEntry(ctx, c.SiteID, e.list, e.value); err != nil {
+			return fmt.Errorf("remove from %s of site %q: %w", e.list, c.SiteID, err)
+		}
+	}
+	if len(entries) > 0 {
+		s.rulesChanged(ctx, c.SiteID)
+	}
+	return nil
 }
 
 // sideEffects writes to the site's lists for the actions that do so. They
@@ -299,23 +334,40 @@ func (s *Service) sideEffects(ctx context.Context, p comment.Principal, c commen
 			return fmt.Errorf("add to %s of site %q: %w", e.List, e.SiteID, err)
 		}
 	}
+	if len(entries) > 0 {
+		s.rulesChanged(ctx, c.SiteID)
+	}
 	return nil
 }
 
 // EditInput is a moderator's change to a comment's content; the handler has
-// validated each field as it does a reader's.
+// validated each field as it does a reader's. A nil field stays as it is.
 type EditInput struct {
-	Name    string
-	Website string
-	Body    string
+	Name    *string
+	Website *string
+	Body    *string
 }
 
 // Edit changes a comment's body, author name and website, keeping the
-// previous version. Errors: comment.ErrNotFound, comment.ErrForbidden.
-func (s *Service) Edit(ctx context.Context, p comment.Principal, id string, in EditInput) (comment.Comment, error) {
+// previous version. An edit that changes nothing writes nothing. Errors:
+// comment.ErrNotFound, comment.ErrForbidden.
+func (s *Service) Edit(ctx context.Context, p comment.Principal, id string, e EditInput) (comment.Comment, error) {
 	c, err := s.authorized(ctx, p, id)
 	if err != nil {
 		return comment.Comment{}, err
+	}
+	in := struct{ Name, Website, Body string }{c.AuthorName, c.AuthorWebsite, c.Body}
+	if e.Name != nil {
+		in.Name = *e.Name
+	}
+	if e.Website != nil {
+		in.Website = *e.Website
+	}
+	if e.Body != nil {
+		in.Body = *e.Body
+	}
+	if in.Name == c.AuthorName && in.Website == c.AuthorWebsite && in.Body == c.Body {
+		return c, nil
 	}
 	html, err := s.render.Render(in.Body)
 	if err != nil {
@@ -414,6 +466,10 @@ func decodeCursor(s string) (comment.Cursor, error) {
 	us, err := strconv.ParseInt(micros, 10, 64)
 	if err != nil {
 		return comment.Cursor{}, err
+	}
+	// Years 1 to 9999: what every store can hold.
+	if us < -62135596800000000 || us > 253402300799000000 {
+		return comment.Cursor{}, fmt.Errorf("cursor time out of range")
 	}
 	return comment.Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
 }

@@ -29,10 +29,12 @@ type Renderer interface {
 	Render(src string) (string, error)
 }
 
-// Publisher announces changes to moderators (live queue). events.Local and
-// events.Redis satisfy it.
-type Publisher interface {
+// Bus announces changes to moderators (live queue) and rule changes to
+// the other instances, and delivers theirs. events.Local and events.Redis
+// satisfy it.
+type Bus interface {
 	Publish(ctx context.Context, e events.Event) error
+	Subscribe() (<-chan events.Event, func())
 }
 
 // Deps are the parts a Service is built from. All are required except
@@ -44,7 +46,7 @@ type Deps struct {
 	// Secret keys the HMAC that turns email addresses into rate-limit keys,
 	// so that Redis never holds an address in the clear.
 	Secret []byte
-	Events Publisher
+	Events Bus
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -55,7 +57,8 @@ type Service struct {
 	limiter Limiter
 	render  Renderer
 	secret  []byte
-	events  Publisher
+	events  Bus
+	rules   rulesCache
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -89,19 +92,29 @@ func (s *Service) clock() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
 }
 
-// ipKey returns the part of a client address that one rate-limit bucket
-// covers: the whole IPv4 address, or the /64 prefix of an IPv6 address (one
-// subscriber usually holds a whole /64).
+// ipKey returns a client address in one spelling (IPv4-mapped IPv6 as IPv4).
 func ipKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
 	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String()
+	return addr.Unmap().String()
+}
+
+// netKey returns the network a client address belongs to for the prefix
+// limit: its IPv4 /24 or its IPv6 /64 (one subscriber usually holds a whole
+// /64 and can change addresses within it at will).
+func netKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
 	}
-	p, err := addr.Prefix(64)
+	addr = addr.Unmap()
+	bits := 64
+	if addr.Is4() {
+		bits = 24
+	}
+	p, err := addr.Prefix(bits)
 	if err != nil {
 		return addr.String()
 	}
@@ -110,7 +123,16 @@ func ipKey(ip string) string {
 
 // emailKey returns a keyed hash of the normalised address.
 func (s *Service) emailKey(email string) string {
+	return s.keyed("email:" + strings.ToLower(email))
+}
+
+// pageKey returns a keyed hash of a page key (which may be long).
+func (s *Service) pageKey(key string) string {
+	return s.keyed("page:" + key)
+}
+
+func (s *Service) keyed(v string) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(strings.ToLower(email)))
+	m.Write([]byte(v))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/events"
+	"github.com/commentd/commentd/internal/spam"
 )
 
 // Submission is a reader's comment after its fields have been decoded,
@@ -27,6 +29,8 @@ type Submission struct {
 	Body      string
 	IP        string
 	UserAgent string
+	FormToken string // the signed token the form was shown with
+	Honeypot  string // the field people leave empty and bots fill in
 }
 
 // Receipt is what the submitter is told: the public view of the stored
@@ -36,11 +40,15 @@ type Receipt struct {
 	Status  comment.Status
 }
 
-// Submit checks the reply target, applies the site's rate limits, renders the
-// body, judges the comment and stores it. It returns only after the comment is
-// committed. Errors: comment.ErrNotFound (unknown site), *comment.ValidationError
-// (bad parent_id), *comment.RateLimitError, comment.ErrUnavailable (database
-// busy), or a wrapped internal error.
+// Submit checks the reply target and for a duplicate, applies the site's
+// rate limits, judges the comment by the site's rules, and stores it with the
+// resulting status and the reasons. It returns only after the comment is
+// committed. A comment judged spam gets the same receipt as a held one, so
+// that spammers learn nothing. Errors: comment.ErrNotFound (unknown site),
+// *comment.ValidationError (bad parent_id), comment.ErrDuplicate,
+// *comment.RateLimitError, comment.ErrRejected (a block rule; nothing is
+// stored), comment.ErrUnavailable (database busy), or a wrapped internal
+// error.
 func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	site, err := s.store.Site(ctx, sub.SiteID)
 	if err != nil {
@@ -50,8 +58,28 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := s.checkLimits(ctx, site, sub); err != nil {
+	dup, err := s.store.HasDuplicate(ctx, site.ID, sub.PageKey, sub.Email, sub.Body)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("duplicate check: %w", err)
+	}
+	if dup {
+		return Receipt{}, comment.ErrDuplicate
+	}
+	rules, err := s.rulesOf(ctx, site)
+	if err != nil {
 		return Receipt{}, err
+	}
+	if err := s.checkLimits(ctx, site, rules.rules.RateLimits, sub); err != nil {
+		return Receipt{}, err
+	}
+	input, err := s.spamInput(ctx, site, rules.rules, sub, sub.FormToken, sub.Honeypot)
+	if err != nil {
+		return Receipt{}, err
+	}
+	verdict := rules.engine.Evaluate(input)
+	if verdict.Action == spam.ActionReject {
+		s.refused(ctx, site.ID, verdict)
+		return Receipt{}, comment.ErrRejected
 	}
 	html, err := s.render.Render(sub.Body)
 	if err != nil {
@@ -73,34 +101,56 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		AuthorWebsite: sub.Website,
 		Body:          sub.Body,
 		BodyHTML:      html,
+		Status:        statusOf(verdict.Action),
 		IP:            sub.IP,
 		UserAgent:     sub.UserAgent,
+		Reasons:       verdict.Reasons,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	c.Status, c.Reasons = judge(c)
 	// The page's address is kept only when it lies on the site's own
 	// origins; anyone could otherwise point it elsewhere with one comment.
 	page := comment.Page{SiteID: site.ID, Key: sub.PageKey, URL: site.ReturnURL(sub.PageURL), Title: sub.PageTitle}
 	if err := s.store.CreateComment(ctx, c, page); err != nil {
 		return Receipt{}, fmt.Errorf("store comment on site %q: %w", site.ID, err)
 	}
-	if c.Status == comment.StatusPending {
+	switch c.Status {
+	case comment.StatusPending:
 		s.publish(ctx, events.Event{Type: events.TypeHeld, SiteID: site.ID, CommentID: c.ID, Status: string(c.Status), At: now})
+	case comment.StatusApproved:
+		s.publish(ctx, events.Event{Type: events.TypeChanged, SiteID: site.ID, CommentID: c.ID, Status: string(c.Status), At: now})
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "comment submitted",
 		slog.String("site", site.ID), slog.String("comment_id", c.ID), slog.String("status", string(c.Status)))
-	return Receipt{Comment: c.PublicView(), Status: c.Status}, nil
+	told := c.Status
+	if told == comment.StatusSpam {
+		told = comment.StatusPending // never tell a spammer they were caught
+	}
+	return Receipt{Comment: c.PublicView(), Status: told}, nil
 }
 
-// judge decides the status a new comment gets and why. Until site owners can
-// set spam rules, every site is in "hold all" mode: a moderator sees every
-// comment before the public does.
-func judge(comment.Comment) (comment.Status, []comment.Reason) {
-	return comment.StatusPending, []comment.Reason{{
-		Rule:   "moderation_mode",
-		Detail: "hold all: every comment waits for a moderator",
-	}}
+// statusOf maps a verdict to the status a stored comment gets.
+func statusOf(a spam.Action) comment.Status {
+	switch a {
+	case spam.ActionApprove:
+		return comment.StatusApproved
+	case spam.ActionSpam:
+		return comment.StatusSpam
+	}
+	return comment.StatusPending
+}
+
+// refused counts the hits of a submission that block rules refused; it is
+// not stored, so CreateComment does not count them.
+func (s *Service) refused(ctx context.Context, siteID string, v spam.Verdict) {
+	rules := make([]string, 0, len(v.Reasons))
+	for _, r := range v.Reasons {
+		rules = append(rules, r.Rule)
+	}
+	if err := s.store.AddRuleHits(ctx, siteID, rules); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "counting rule hits failed", slog.String("site", siteID), slog.String("err", err.Error()))
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "comment refused by block rules", slog.String("site", siteID))
 }
 
 // replyDepth returns the depth the new comment will have. A reply must point
@@ -127,17 +177,25 @@ func (s *Service) replyDepth(ctx context.Context, sub Submission) (int, error) {
 	return parent.Depth + 1, nil
 }
 
-// checkLimits applies the site's limit per client address and per email
-// address. The email bucket is only charged when the address bucket admits
-// the comment. A limiter error never refuses a comment: the limiters fall back
-// on their own, and an error here is logged and let through.
-func (s *Service) checkLimits(ctx context.Context, site comment.Site, sub Submission) error {
-	keys := []string{
-		"site:" + site.ID + ":ip:" + ipKey(sub.IP),
-		"site:" + site.ID + ":email:" + s.emailKey(sub.Email),
+// checkLimits applies the site's limits per client address, per address
+// prefix (IPv4 /24, IPv6 /64), per email address, per page and for the whole
+// site. A bucket is only charged when the ones before it admit the comment.
+// A limiter error never refuses a comment: the limiters fall back on their
+// own, and an error here is logged and let through.
+func (s *Service) checkLimits(ctx context.Context, site comment.Site, lim spam.RateLimits, sub Submission) error {
+	prefix := "site:" + site.ID + ":"
+	checks := []struct {
+		key string
+		lim spam.Limit
+	}{
+		{prefix + "ip:" + ipKey(sub.IP), lim.IP},
+		{prefix + "net:" + netKey(sub.IP), lim.Prefix},
+		{prefix + "email:" + s.emailKey(sub.Email), lim.Email},
+		{prefix + "page:" + s.pageKey(sub.PageKey), lim.Page},
+		{prefix + "all", lim.Site},
 	}
-	for _, key := range keys {
-		d, err := s.limiter.Allow(ctx, key, site.RateLimit)
+	for _, c := range checks {
+		d, err := s.limiter.Allow(ctx, c.key, comment.RateLimit{Every: time.Duration(c.lim.Every), Burst: c.lim.Burst})
 		if err != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "rate limiter failed; comment let through",
 				slog.String("site", site.ID), slog.String("err", err.Error()))

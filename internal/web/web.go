@@ -102,6 +102,7 @@ type FormValues struct {
 	Email     string
 	Website   string
 	Body      string
+	FormToken string
 }
 
 // Form is the data of the "reply_form" template.

@@ -22,8 +22,8 @@ const maxListLimit = 500
 
 // CreateComment stores c, its page p (keyed by c.SiteID and c.PageKey,
 // whatever p says; created if new, an empty stored URL or title filled in
-// from p) and a "submit" event by "system" at c.CreatedAt, in one
-// transaction. Errors wrap comment.ErrNotFound if the site (or the parent)
+// from p), a "submit" event by "system" at c.CreatedAt and one hit for each
+// distinct non-empty rule named in c.Reasons, in one transaction. Errors wrap comment.ErrNotFound if the site (or the parent)
 // does not exist, comment.ErrConflict if the ID does, and
 // comment.ErrUnavailable if the database cannot take the write now.
 func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.Page) error {
@@ -38,10 +38,14 @@ func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.
 		if err := insertComment(ctx, tx, c); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, comment.Event{
+		err := insertEvent(ctx, tx, comment.Event{
 			CommentID: c.ID, Actor: "system", Action: "submit",
 			ToStatus: c.Status, At: c.CreatedAt,
 		})
+		if err != nil {
+			return err
+		}
+		return addRuleHits(ctx, tx, c.SiteID, keep(firedRules(reasonRules(c.Reasons)), storable))
 	})
 	if err != nil {
 		return fmt.Errorf("create comment %s: %w", c.ID, err)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -112,10 +113,11 @@ func (s *Store) AuthorStats(ctx context.Context, authors []comment.AuthorKey) (m
 	return out, nil
 }
 
-// AddListEntry puts e.Value on the site's list e.List unless it is there
-// already (then the stored entry is kept as it is). An unknown list or an
-// empty value is a *comment.ValidationError, an unknown site wraps
-// comment.ErrNotFound.
+// AddListEntry puts e.Value on the site's list e.List and increments the
+// site's rules version, in one transaction holding the site's rules lock
+// (see lockSite), unless the value is there already (then nothing changes
+// and the stored entry is kept as it is). An unknown list or an empty value
+// is a *comment.ValidationError, an unknown site wraps comment.ErrNotFound.
 func (s *Store) AddListEntry(ctx context.Context, e comment.ListEntry) error {
 	if err := checkListEntry(e); err != nil {
 		return err
@@ -124,11 +126,17 @@ func (s *Store) AddListEntry(ctx context.Context, e comment.ListEntry) error {
 		return fmt.Errorf("add to %s of site %q: %w", e.List, e.SiteID, comment.ErrNotFound)
 	}
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
+		if err := lockSite(ctx, tx, e.SiteID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
 			INSERT INTO site_lists (site_id, list, value, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (site_id, list, value) DO NOTHING`,
 			e.SiteID, e.List, e.Value, e.CreatedBy, e.CreatedAt)
-		return err
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return bumpRules(ctx, tx, e.SiteID)
 	})
 	if err != nil {
 		return fmt.Errorf("add to %s of site %q: %w", e.List, e.SiteID, err)
@@ -136,15 +144,27 @@ func (s *Store) AddListEntry(ctx context.Context, e comment.ListEntry) error {
 	return nil
 }
 
-// DeleteListEntry removes value from the site's list, if it is there.
+// DeleteListEntry removes value from the site's list and increments the
+// site's rules version, in one transaction holding the site's rules lock
+// (see lockSite), if the value is there; if not, nothing changes and it is
+// not an error, not even for an unknown site.
 func (s *Store) DeleteListEntry(ctx context.Context, siteID, list, value string) error {
 	if !storable(siteID) || !storable(list) || !storable(value) {
 		return nil
 	}
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
+		if err := lockSite(ctx, tx, siteID); err != nil {
+			if errors.Is(err, comment.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
 			DELETE FROM site_lists WHERE site_id = $1 AND list = $2 AND value = $3`, siteID, list, value)
-		return err
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return bumpRules(ctx, tx, siteID)
 	})
 	if err != nil {
 		return fmt.Errorf("remove from %s of site %q: %w", list, siteID, err)

@@ -127,20 +127,24 @@ func (s *Store) AuthorStats(ctx context.Context, authors []comment.AuthorKey) (m
 	return out, nil
 }
 
-// AddListEntry puts e.Value on the site's list e.List unless it is there
-// already (then the stored entry is kept as it is). An unknown list or an
-// empty value is a *comment.ValidationError, an unknown site wraps
-// comment.ErrNotFound.
+// AddListEntry puts e.Value on the site's list e.List and increments the
+// site's rules version, in one transaction, unless the value is there
+// already (then nothing changes and the stored entry is kept as it is). An
+// unknown list or an empty value is a *comment.ValidationError, an unknown
+// site wraps comment.ErrNotFound.
 func (s *Store) AddListEntry(ctx context.Context, e comment.ListEntry) error {
 	if err := checkListEntry(e); err != nil {
 		return err
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
+		added, err := changed(tx.ExecContext(ctx, `
 			INSERT INTO site_lists (site_id, list, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (site_id, list, value) DO NOTHING`,
-			e.SiteID, e.List, e.Value, e.CreatedBy, micros(e.CreatedAt))
-		return mapErr(err)
+			e.SiteID, e.List, e.Value, e.CreatedBy, micros(e.CreatedAt)))
+		if err != nil || !added {
+			return err
+		}
+		return bumpRules(ctx, tx, e.SiteID)
 	})
 	if err != nil {
 		return fmt.Errorf("add to %s of site %q: %w", e.List, e.SiteID, err)
@@ -148,12 +152,17 @@ func (s *Store) AddListEntry(ctx context.Context, e comment.ListEntry) error {
 	return nil
 }
 
-// DeleteListEntry removes value from the site's list, if it is there.
+// DeleteListEntry removes value from the site's list and increments the
+// site's rules version, in one transaction, if the value is there; if not,
+// nothing changes and it is not an error.
 func (s *Store) DeleteListEntry(ctx context.Context, siteID, list, value string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			DELETE FROM site_lists WHERE site_id = ? AND list = ? AND value = ?`, siteID, list, value)
-		return mapErr(err)
+		removed, err := changed(tx.ExecContext(ctx, `
+			DELETE FROM site_lists WHERE site_id = ? AND list = ? AND value = ?`, siteID, list, value))
+		if err != nil || !removed {
+			return err
+		}
+		return bumpRules(ctx, tx, siteID)
 	})
 	if err != nil {
 		return fmt.Errorf("remove from %s of site %q: %w", list, siteID, err)

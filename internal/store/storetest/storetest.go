@@ -61,6 +61,11 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"ListEntries", testListEntries},
 		{"ListFilters", testListFilters},
 		{"ListHostileFilters", testListHostileFilters},
+		{"Rules", testRules},
+		{"RulesErrors", testRulesErrors},
+		{"ConcurrentSaveRules", testConcurrentSaveRules},
+		{"RuleHits", testRuleHits},
+		{"HasDuplicate", testHasDuplicate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
