@@ -169,7 +169,7 @@ sites:
 	}
 	reasons := get(t, ctx, "reasons", chromedp.Text(chromedp.CSS("#c-"+first+" .adm-reasons")))
 	// innerText is as shown: the heading is in capitals.
-	if !strings.Contains(strings.ToLower(reasons), "why it was held") || !strings.Contains(reasons, "Moderation mode") || !strings.Contains(reasons, "hold all: every comment waits for a moderator") {
+	if !strings.Contains(strings.ToLower(reasons), "why it was held") || !strings.Contains(reasons, "Moderation mode") || !strings.Contains(reasons, "every comment is held for review") {
 		t.Errorf("reasons of the held comment = %q", reasons)
 	}
 	inReply := get(t, ctx, "parent", chromedp.Text(chromedp.CSS("#c-"+reply+" .adm-parent")))

@@ -411,7 +411,7 @@ func TestAdminQueueApproveByForm(t *testing.T) {
 	}
 	mustContain(t, "queue", q.body,
 		`id="c-`+id+`"`, "Ann Reader", "ann@example.org", "https://ann.example", "127.0.0.1", "Go-http-client",
-		"Why it was held", "Moderation mode", "hold all: every comment waits for a moderator",
+		"Why it was held", "Moderation mode", "every comment is held for review",
 		"First <em>held</em> comment.", `formaction="/admin/comments/`+id+`/approve"`, `aria-current="page">Pending`)
 
 	r := b.post(t, "/admin/comments/"+id+"/approve", b.form(t, "/admin", url.Values{"back": {"/admin?site=blog"}}))
@@ -591,7 +591,7 @@ func TestAdminCommentPage(t *testing.T) {
 	}
 	mustContain(t, "comment page", page.body,
 		"1 comment marked as spam.",
-		"Why it was held", "Moderation mode", "hold all: every comment waits for a moderator",
+		"Why it was held", "Moderation mode", "every comment is held for review",
 		"In reply to <b>Bob Parent</b>", "The towpath reopened on Sunday after three winters.",
 		"2 approved", "1 spam", // the author's record on the site (same email)
 		"History", "<b>system</b> submitted", "<b>mod@example.org</b> marked as spam", "Pending → Spam",

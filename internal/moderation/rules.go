@@ -133,7 +133,7 @@ func (s *Service) loadRules(ctx context.Context, site comment.Site) (spam.Rules,
 func defaultRulesFor(site comment.Site) spam.Rules {
 	r := spam.DefaultRules()
 	if lim := site.RateLimit; lim.Every > 0 && lim.Burst > 0 {
-		burst := func(n int) int { return min(n, 100_000) }
+		burst := func(n int) int { return min(n, spam.MaxBurst) }
 		r.RateLimits.IP = spam.Limit{Every: spam.Duration(lim.Every), Burst: burst(lim.Burst)}
 		r.RateLimits.Email = spam.Limit{Every: spam.Duration(lim.Every), Burst: burst(lim.Burst)}
 		r.RateLimits.Prefix = spam.Limit{Every: spam.Duration(max(lim.Every/4, time.Nanosecond)), Burst: burst(lim.Burst * 4)}
