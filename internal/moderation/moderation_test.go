@@ -7,18 +7,21 @@ import (
 	"github.com/commentd/commentd/internal/comment"
 )
 
-func TestIPKey(t *testing.T) {
-	tests := []struct{ name, ip, want string }{
-		{"ipv4", "203.0.113.7", "203.0.113.7"},
-		{"ipv4-mapped ipv6", "::ffff:203.0.113.7", "203.0.113.7"},
-		{"ipv6 keeps the /64", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
-		{"same /64 same key", "2001:db8:1:2::1", "2001:db8:1:2::/64"},
-		{"unparseable kept", "not-an-ip", "not-an-ip"},
+func TestIPAndNetKeys(t *testing.T) {
+	tests := []struct{ name, ip, wantIP, wantNet string }{
+		{"ipv4", "203.0.113.7", "203.0.113.7", "203.0.113.0/24"},
+		{"ipv4-mapped ipv6", "::ffff:203.0.113.7", "203.0.113.7", "203.0.113.0/24"},
+		{"ipv6", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+		{"same /64 same network", "2001:db8:1:2::1", "2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"unparseable kept", "not-an-ip", "not-an-ip", "not-an-ip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ipKey(tt.ip); got != tt.want {
-				t.Errorf("ipKey(%q) = %q, want %q", tt.ip, got, tt.want)
+			if got := ipKey(tt.ip); got != tt.wantIP {
+				t.Errorf("ipKey(%q) = %q, want %q", tt.ip, got, tt.wantIP)
+			}
+			if got := netKey(tt.ip); got != tt.wantNet {
+				t.Errorf("netKey(%q) = %q, want %q", tt.ip, got, tt.wantNet)
 			}
 		})
 	}
