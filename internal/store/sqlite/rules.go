@@ -40,7 +40,7 @@ func (s *Store) Rules(ctx context.Context, siteID string) (comment.RulesDoc, com
 	return doc, lists, nil
 }
 
-// SaveRules, in one transaction, checks that the site's rules version is
+// SaveRules checks, in one transaction, that the site's rules version is
 // still expectVersion, stores doc's settings, UpdatedBy and UpdatedAt with
 // the next version, and makes the site's lists hold exactly the values in
 // lists (stored as given; repeated values count once). Entries that stay
