@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/moderation"
 )
 
 // errorBody is every JSON error response.
@@ -68,6 +69,8 @@ func errorResponse(err error) (int, errorBody, time.Duration) {
 		return http.StatusConflict, errorBody{Error: "You have already posted this comment on this page."}, 0
 	case errors.Is(err, comment.ErrRejected):
 		return http.StatusForbidden, errorBody{Error: "This comment cannot be accepted."}, 0
+	case errors.Is(err, moderation.ErrRulesChanged):
+		return http.StatusConflict, errorBody{Error: "The rules were changed by someone else since you read them; read them again and reapply your change."}, 0
 	case errors.Is(err, comment.ErrConflict):
 		return http.StatusConflict, errorBody{Error: "This conflicts with data already stored."}, 0
 	case errors.Is(err, comment.ErrUnavailable):

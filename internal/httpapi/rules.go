@@ -115,8 +115,7 @@ func handleTestRules(svc *moderation.Service, v *validator.Validate) echo.Handle
 		cm := req.Comment
 		verdict, err := svc.TestRules(c.Request().Context(), principal(c), c.Param("site"), moderation.TestInput{
 			Submission: moderation.Submission{PageKey: cm.Page, Name: cm.Name, Email: cm.Email, Website: cm.Website,
-				Body: cm.Body, IP: cm.IP, UserAgent: cm.UserAgent},
-			FormToken: cm.FormToken, Honeypot: cm.Honeypot,
+				Body: cm.Body, IP: cm.IP, UserAgent: cm.UserAgent, FormToken: cm.FormToken, Honeypot: cm.Honeypot},
 		}, candidate)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/events"
+	"github.com/commentd/commentd/internal/spam"
 )
 
 // Action is a moderator's decision on one comment.
@@ -327,6 +328,15 @@ func (s *Service) sideEffects(ctx context.Context, p comment.Principal, c commen
 		entries = append(entries, comment.ListEntry{SiteID: c.SiteID, List: comment.ListBlockedEmails, Value: strings.ToLower(c.AuthorEmail), CreatedBy: p.Name, CreatedAt: now})
 		if c.IP != "" {
 			entries = append(entries, comment.ListEntry{SiteID: c.SiteID, List: comment.ListBlockedIPs, Value: c.IP, CreatedBy: p.Name, CreatedAt: now})
+		}
+	}
+	for _, e := range entries {
+		existing, err := s.store.ListEntries(ctx, e.SiteID, e.List)
+		if err != nil {
+			return fmt.Errorf("%s of site %q: %w", e.List, e.SiteID, err)
+		}
+		if len(existing) >= spam.MaxListEntries {
+			return comment.Invalid("action", fmt.Sprintf("The site's %s list is full (%d entries); remove some on the rules page first.", e.List, spam.MaxListEntries))
 		}
 	}
 	for _, e := range entries {

@@ -2,7 +2,9 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -13,10 +15,12 @@ import (
 )
 
 // rulesRecheck is how long a cached rule set is used before its version is
-// checked again in the database. Changes made on any instance are announced
-// on the event bus and take effect at once; this bounds how stale a cache
-// can be when such an announcement was missed (Redis down, say).
-const rulesRecheck = 5 * time.Second
+// checked again in the database (one indexed read per site per interval).
+// Changes made through a server are announced on the event bus and take
+// effect at once; this bounds how stale a cache can be when an announcement
+// was missed (Redis down) or the change came from another process (the
+// command line).
+const rulesRecheck = time.Second
 
 // compiledRules is a site's rule set ready to evaluate.
 type compiledRules struct {
@@ -26,21 +30,29 @@ type compiledRules struct {
 	checked time.Time
 }
 
-// rulesCache holds one compiled rule set per site.
+// rulesCache holds one compiled rule set per site. Each drop bumps the
+// site's generation, so that a load that began before a change cannot put
+// the old rules back after it.
 type rulesCache struct {
 	mu    sync.Mutex
 	sites map[string]*compiledRules
+	gen   map[string]uint64
 }
 
-func (c *rulesCache) get(siteID string) *compiledRules {
+// get returns the cached rules (or nil) and the site's generation.
+func (c *rulesCache) get(siteID string) (*compiledRules, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sites[siteID]
+	return c.sites[siteID], c.gen[siteID]
 }
 
-func (c *rulesCache) put(siteID string, r *compiledRules) {
+// put caches r unless the site's rules were dropped since generation gen.
+func (c *rulesCache) put(siteID string, r *compiledRules, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen[siteID] != gen {
+		return
+	}
 	if c.sites == nil {
 		c.sites = map[string]*compiledRules{}
 	}
@@ -51,6 +63,10 @@ func (c *rulesCache) drop(siteID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.sites, siteID)
+	if c.gen == nil {
+		c.gen = map[string]uint64{}
+	}
+	c.gen[siteID]++
 }
 
 // Run listens for rule changes announced by other instances and drops the
@@ -80,7 +96,7 @@ func (s *Service) Run(ctx context.Context) {
 // is current.
 func (s *Service) rulesOf(ctx context.Context, site comment.Site) (*compiledRules, error) {
 	now := s.clock()
-	cached := s.rules.get(site.ID)
+	cached, gen := s.rules.get(site.ID)
 	if cached != nil && now.Sub(cached.checked) < rulesRecheck {
 		return cached, nil
 	}
@@ -92,7 +108,7 @@ func (s *Service) rulesOf(ctx context.Context, site comment.Site) (*compiledRule
 		if v == cached.version {
 			fresh := *cached
 			fresh.checked = now
-			s.rules.put(site.ID, &fresh)
+			s.rules.put(site.ID, &fresh, gen)
 			return &fresh, nil
 		}
 	}
@@ -102,10 +118,19 @@ func (s *Service) rulesOf(ctx context.Context, site comment.Site) (*compiledRule
 	}
 	engine, err := spam.Compile(r)
 	if err != nil {
-		return nil, fmt.Errorf("compile rules of site %q: %w", site.ID, err)
+		// Stored rules that no longer compile (a list grown past its
+		// limit, say) must not turn readers away: judge by the site's
+		// defaults, which hold everything, until an owner fixes them.
+		s.log.LogAttrs(ctx, slog.LevelError, "stored rules do not compile; holding every comment",
+			slog.String("site", site.ID), slog.String("err", err.Error()))
+		r = defaultRulesFor(site)
+		r.Version = version
+		if engine, err = spam.Compile(r); err != nil {
+			return nil, fmt.Errorf("compile default rules of site %q: %v", site.ID, err)
+		}
 	}
 	c := &compiledRules{version: version, rules: r, engine: engine, checked: now}
-	s.rules.put(site.ID, c)
+	s.rules.put(site.ID, c, gen)
 	return c, nil
 }
 
@@ -142,6 +167,10 @@ func defaultRulesFor(site comment.Site) spam.Rules {
 	}
 	return r
 }
+
+// ErrRulesChanged: the rules were saved by someone else since the version
+// the caller read. It is also a comment.ErrConflict.
+var ErrRulesChanged = fmt.Errorf("rules changed since they were read: %w", comment.ErrConflict)
 
 // RulesView is a site's rule set as its owner sees it.
 type RulesView struct {
@@ -194,6 +223,9 @@ func (s *Service) SaveRules(ctx context.Context, p comment.Principal, siteID str
 	}
 	now := s.clock()
 	v, err := s.store.SaveRules(ctx, comment.RulesDoc{SiteID: siteID, Settings: raw, UpdatedBy: p.Name, UpdatedAt: now}, lists, expect)
+	if errors.Is(err, comment.ErrConflict) {
+		return 0, ErrRulesChanged
+	}
 	if err != nil {
 		return 0, fmt.Errorf("save rules of site %q: %w", siteID, err)
 	}
@@ -208,11 +240,10 @@ func (s *Service) rulesChanged(ctx context.Context, siteID string) {
 	s.publish(ctx, events.Event{Type: events.TypeRulesChanged, SiteID: siteID, At: s.clock()})
 }
 
-// TestInput is a submission for a dry run.
+// TestInput is a submission for a dry run (its FormToken and Honeypot
+// count as in a real one).
 type TestInput struct {
 	Submission
-	FormToken string
-	Honeypot  string
 }
 
 // TestRules returns the verdict a submission would get, under the site's
@@ -246,7 +277,7 @@ func (s *Service) TestRules(ctx context.Context, p comment.Principal, siteID str
 		rules, engine = c.rules, c.engine
 	}
 	in.SiteID = site.ID
-	input, err := s.spamInput(ctx, site, rules, in.Submission, in.FormToken, in.Honeypot)
+	input, err := s.spamInput(ctx, site, rules, in.Submission)
 	if err != nil {
 		return spam.Verdict{}, err
 	}
@@ -256,11 +287,11 @@ func (s *Service) TestRules(ctx context.Context, p comment.Principal, siteID str
 // spamInput gathers what the rules look at: the submission, the form token's
 // status and whether the author has been approved on the site before (only
 // looked up when the mode needs it).
-func (s *Service) spamInput(ctx context.Context, site comment.Site, rules spam.Rules, sub Submission, token, honeypot string) (spam.Input, error) {
-	status, age := spam.CheckToken(s.secret, site.ID, sub.PageKey, token, s.clock(), rules)
+func (s *Service) spamInput(ctx context.Context, site comment.Site, rules spam.Rules, sub Submission) (spam.Input, error) {
+	status, age := spam.CheckToken(s.secret, site.ID, sub.PageKey, sub.FormToken, s.clock(), rules)
 	in := spam.Input{
 		Name: sub.Name, Email: sub.Email, Website: sub.Website, Body: sub.Body, IP: sub.IP, UserAgent: sub.UserAgent,
-		Honeypot: honeypot, Token: status, TokenAge: age,
+		Honeypot: sub.Honeypot, Token: status, TokenAge: age,
 	}
 	if rules.Mode == spam.ModeHoldFirstTime {
 		key := comment.AuthorKey{SiteID: site.ID, Email: strings.ToLower(sub.Email)}

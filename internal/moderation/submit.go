@@ -72,7 +72,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if err := s.checkLimits(ctx, site, rules.rules.RateLimits, sub); err != nil {
 		return Receipt{}, err
 	}
-	input, err := s.spamInput(ctx, site, rules.rules, sub, sub.FormToken, sub.Honeypot)
+	input, err := s.spamInput(ctx, site, rules.rules, sub)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -101,7 +101,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		AuthorWebsite: sub.Website,
 		Body:          sub.Body,
 		BodyHTML:      html,
-		Status:        statusOf(verdict.Action),
+		Status:        verdict.Action.Status(),
 		IP:            sub.IP,
 		UserAgent:     sub.UserAgent,
 		Reasons:       verdict.Reasons,
@@ -127,17 +127,6 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		told = comment.StatusPending // never tell a spammer they were caught
 	}
 	return Receipt{Comment: c.PublicView(), Status: told}, nil
-}
-
-// statusOf maps a verdict to the status a stored comment gets.
-func statusOf(a spam.Action) comment.Status {
-	switch a {
-	case spam.ActionApprove:
-		return comment.StatusApproved
-	case spam.ActionSpam:
-		return comment.StatusSpam
-	}
-	return comment.StatusPending
 }
 
 // refused counts the hits of a submission that block rules refused; it is
