@@ -1,6 +1,7 @@
 package moderation
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,24 @@ func TestCursorRoundTrip(t *testing.T) {
 		if _, err := decodeCursor(bad); err == nil {
 			t.Errorf("decodeCursor(%q) accepted", bad)
 		}
+	}
+}
+
+func TestVisibleText(t *testing.T) {
+	tests := []struct {
+		name, html, want string
+		links            int
+	}{
+		{"entities and tags", `<p>&#118;iagra <em>v</em>i<strong>agra</strong></p>`, "viagra viagra", 0},
+		{"blocks separate words", `<p>one</p><p>two</p><ul><li>three</li></ul>`, "one two three", 0},
+		{"links counted", `<p><a href="https://a.example" rel="nofollow ugc noopener">a</a> and <a href="https://b.example">b</a></p>`, "a and b", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, links := visibleText(tt.html)
+			if got := strings.Join(strings.Fields(text), " "); got != tt.want || links != tt.links {
+				t.Errorf("visibleText = %q, %d; want %q, %d", got, links, tt.want, tt.links)
+			}
+		})
 	}
 }

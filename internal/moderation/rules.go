@@ -277,21 +277,26 @@ func (s *Service) TestRules(ctx context.Context, p comment.Principal, siteID str
 		rules, engine = c.rules, c.engine
 	}
 	in.SiteID = site.ID
-	input, err := s.spamInput(ctx, site, rules, in.Submission)
+	html, err := s.render.Render(in.Body)
+	if err != nil {
+		return spam.Verdict{}, fmt.Errorf("render comment body: %w", err)
+	}
+	input, err := s.spamInput(ctx, site, rules, in.Submission, html)
 	if err != nil {
 		return spam.Verdict{}, err
 	}
 	return engine.Evaluate(input), nil
 }
 
-// spamInput gathers what the rules look at: the submission, the form token's
-// status and whether the author has been approved on the site before (only
-// looked up when the mode needs it).
-func (s *Service) spamInput(ctx context.Context, site comment.Site, rules spam.Rules, sub Submission) (spam.Input, error) {
+// spamInput gathers what the rules look at: the submission and its rendered
+// text, the form token's status, and whether the author has been approved on
+// the site before (only looked up when the mode needs it).
+func (s *Service) spamInput(ctx context.Context, site comment.Site, rules spam.Rules, sub Submission, rendered string) (spam.Input, error) {
 	status, age := spam.CheckToken(s.secret, site.ID, sub.PageKey, sub.FormToken, s.clock(), rules)
+	text, links := visibleText(rendered)
 	in := spam.Input{
-		Name: sub.Name, Email: sub.Email, Website: sub.Website, Body: sub.Body, IP: sub.IP, UserAgent: sub.UserAgent,
-		Honeypot: sub.Honeypot, Token: status, TokenAge: age,
+		Name: sub.Name, Email: sub.Email, Website: sub.Website, Body: sub.Body, BodyText: text, RenderedLinks: links,
+		IP: sub.IP, UserAgent: sub.UserAgent, Honeypot: sub.Honeypot, Token: status, TokenAge: age,
 	}
 	if rules.Mode == spam.ModeHoldFirstTime {
 		key := comment.AuthorKey{SiteID: site.ID, Email: strings.ToLower(sub.Email)}

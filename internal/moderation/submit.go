@@ -72,7 +72,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if err := s.checkLimits(ctx, site, rules.rules.RateLimits, sub); err != nil {
 		return Receipt{}, err
 	}
-	input, err := s.spamInput(ctx, site, rules.rules, sub)
+	html, err := s.render.Render(sub.Body)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("render comment body: %w", err)
+	}
+	input, err := s.spamInput(ctx, site, rules.rules, sub, html)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -80,10 +84,6 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if verdict.Action == spam.ActionReject {
 		s.refused(ctx, site.ID, verdict)
 		return Receipt{}, comment.ErrRejected
-	}
-	html, err := s.render.Render(sub.Body)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("render comment body: %w", err)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
