@@ -149,6 +149,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	stopStreams := make(chan struct{})
 	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus}, httpapi.Options{
 		Stop:           stopStreams,
+		PublicURL:      cfg.PublicURL,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		TrustedProxies: cfg.TrustedPrefixes(),
 		Logger:         log,

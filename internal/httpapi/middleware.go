@@ -44,6 +44,17 @@ func handlePreflight() echo.HandlerFunc {
 	return func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
 }
 
+// Content security policies. Every answer gets strictCSP: commentd's pages
+// run no script unless they say so. Pages that use embed.js as an article
+// page would (the demo) get scriptCSP: scripts from this server only, and
+// calls to its API. (On a site's own pages the widget runs under the site's
+// policy, which must allow commentd's origin in script-src, connect-src and
+// style-src.)
+const (
+	strictCSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+	scriptCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
 // securityHeaders keeps browsers from sniffing types or framing commentd's
 // pages, and limits what those pages may load.
 func securityHeaders() echo.MiddlewareFunc {
@@ -51,8 +62,19 @@ func securityHeaders() echo.MiddlewareFunc {
 		ContentTypeNosniff:    "nosniff",
 		XFrameOptions:         "DENY",
 		ReferrerPolicy:        "strict-origin-when-cross-origin",
-		ContentSecurityPolicy: "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+		ContentSecurityPolicy: strictCSP,
 	})
+}
+
+// allowOwnScripts replaces securityHeaders' policy with scriptCSP, for
+// pages that run embed.js.
+func allowOwnScripts() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderContentSecurityPolicy, scriptCSP)
+			return next(c)
+		}
+	}
 }
 
 // requestLogger logs one line per request with stable keys.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,38 +15,57 @@ import (
 	"github.com/commentd/commentd/internal/web"
 )
 
-// demoSite and demoPage identify the sample article that make run shows.
-const (
-	demoSite  = "demo"
-	demoPage  = "/demo/"
-	demoTitle = "Volunteers reopen the old towpath along the Mere canal"
-)
+// demoSite is the site whose sample articles make run shows.
+const demoSite = "demo"
 
-type demoData struct {
-	Title  string
-	Thread comment.Thread
-	Form   web.Form
+// demoArticle is one sample article of the demo site; its text is in
+// demo.html.
+type demoArticle struct {
+	Path, Title, Kicker, Date string
 }
 
-// handleDemo serves a sample article of the demo site with its approved
-// comments and the reply form, rendered on the server (no JavaScript).
+// demoArticles are the demo site's articles, the first at /demo/.
+func demoArticles() []demoArticle {
+	return []demoArticle{
+		{Path: "/demo/", Title: "Volunteers reopen the old towpath along the Mere canal", Kicker: "Local news · 3 min read", Date: "November 2, 2026"},
+		{Path: "/demo/heronry/", Title: "A record spring for the herons below the lock", Kicker: "Nature · 2 min read", Date: "October 19, 2026"},
+		{Path: "/demo/orchard/", Title: "Forty-two kinds of apple at the wharf orchard's first apple day", Kicker: "Community · 2 min read", Date: "October 5, 2026"},
+	}
+}
+
+type demoData struct {
+	Site     string
+	Article  demoArticle
+	Articles []demoArticle
+	Thread   web.Thread
+	Script   web.Script
+}
+
+// handleDemo serves a sample article of the demo site as a site would: the
+// comment section rendered on the server inside <div id="commentd"> (so
+// it works without JavaScript and is indexed with the article), the one
+// script tag that enhances it, and a list of articles with their comment
+// counts.
 func handleDemo(svc *moderation.Service, pages *pageRenderer) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := svc.Thread(c.Request().Context(), demoSite, demoPage)
-		if err != nil {
-			return err
+		articles := demoArticles()
+		i := slices.IndexFunc(articles, func(a demoArticle) bool { return a.Path == c.Request().URL.Path })
+		if i < 0 {
+			return comment.ErrNotFound
 		}
-		token, err := svc.FormToken(c.Request().Context(), demoSite, demoPage)
+		a := articles[i]
+		q := sectionQuery{
+			Page:      a.Path,
+			PageURL:   requestScheme(c) + "://" + c.Request().Host + a.Path,
+			PageTitle: a.Title,
+			ReplyTo:   c.QueryParam("replytocom"),
+		}
+		section, err := threadSection(c.Request().Context(), svc, demoSite, q, "")
 		if err != nil {
 			return err
 		}
 		return pages.render(c, http.StatusOK, "demo.html", demoData{
-			Title:  demoTitle,
-			Thread: t,
-			Form: web.Form{
-				Action: "/api/v1/sites/" + demoSite + "/comments",
-				Values: web.FormValues{Page: demoPage, PageURL: requestScheme(c) + "://" + c.Request().Host + demoPage, PageTitle: demoTitle, FormToken: token},
-			},
+			Site: demoSite, Article: a, Articles: articles, Thread: section, Script: pages.script,
 		})
 	}
 }

@@ -39,6 +39,16 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	public.OPTIONS("/comments", handlePreflight())
 	public.OPTIONS("/counts", handlePreflight())
 
+	// The comment section of article pages: the server-rendered fragment
+	// (CORS for the site's origins, like the API) and the script that
+	// enhances or fetches it, under a stable and a content-addressed name.
+	section := e.Group("/sites/:site", siteCORS(svc))
+	getHead(section, "/thread", handleThreadSection(svc, v, pages, opt.PublicURL))
+	section.OPTIONS("/thread", handlePreflight())
+	getHead(e, "/embed.js", handleEmbedScript(pages.script, false))
+	getHead(e, "/embed.:name", handleEmbedScript(pages.script, true))
+	getHead(e, "/embed.json", handleEmbedInfo(pages.script, opt.PublicURL))
+
 	// Moderation API: bearer token (a user's API token or a configured one).
 	mod := e.Group("/api/v1/moderation", requireToken(accounts))
 	mod.GET("/comments", handleQueue(svc, v))
@@ -95,7 +105,9 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })
-	getHead(e, "/demo/", handleDemo(svc, pages))
+	demo := e.Group("/demo", allowOwnScripts())
+	getHead(demo, "/", handleDemo(svc, pages))
+	getHead(demo, "/:article/", handleDemo(svc, pages))
 	getHead(e, "/static/*", echo.WrapHandler(staticFiles(24*time.Hour)))
 }
 

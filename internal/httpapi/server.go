@@ -49,6 +49,11 @@ type Options struct {
 	// SecureCookies marks the web UI's cookies Secure even on plain HTTP
 	// (behind a TLS-terminating proxy); a TLS connection always does.
 	SecureCookies bool
+	// PublicURL is the base URL readers reach this server at (config
+	// public_url), used for the absolute addresses in what other sites
+	// embed: the comment section's form action and stylesheet, the script
+	// tag of /embed.json. Empty: the scheme and Host of each request.
+	PublicURL string
 }
 
 // NewServer returns the HTTP handler for the whole service.
@@ -64,7 +69,11 @@ func NewServer(d Deps, opt Options) (http.Handler, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(opt.TrustedProxies)
-	pages := &pageRenderer{tmpl: tmpl}
+	script, err := web.EmbedScript()
+	if err != nil {
+		return nil, err
+	}
+	pages := &pageRenderer{tmpl: tmpl, script: script}
 	e.HTTPErrorHandler = errorHandler(opt.Logger, pages)
 	v := newValidator()
 	addRoutes(e, d, v, pages, opt)
@@ -85,9 +94,11 @@ func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// pageRenderer draws the HTML pages of the form flow.
+// pageRenderer draws the HTML pages of the form flow and the comment
+// section, and knows the embed script that pages refer to.
 type pageRenderer struct {
-	tmpl *template.Template
+	tmpl   *template.Template
+	script web.Script
 }
 
 func (p *pageRenderer) render(c echo.Context, status int, name string, data any) error {

@@ -141,3 +141,93 @@ func BenchmarkEvaluateSpam(b *testing.B) {
 		b.Fatalf("verdict %+v, want reject", v)
 	}
 }
+
+// worstPattern returns the i-th of a family of patterns about as costly as
+// an allowed pattern can be: just under MaxPatternSteps, with nested
+// repetitions of broad classes that keep nearly every instruction busy at
+// every byte of prose, and no required literal for the prefilter to look
+// for. None matches prose (no run of seven digits). They are distinct for
+// i up to 1950, since Normalize would merge equal ones.
+func worstPattern(i int) string {
+	return fmt.Sprintf(`/(?:\w+\s*){0,%d}\d{%d}/`, 196-i/10, 7+i%10)
+}
+
+// worstPatterns returns patterns as costly as one word list may hold
+// together.
+func worstPatterns(from int) []string {
+	var list []string
+	for i, steps := from, 0; ; i++ {
+		p := worstPattern(i)
+		n := patternSteps(p)
+		if steps+n > MaxListPatternSteps {
+			return list
+		}
+		list = append(list, p)
+		steps += n
+	}
+}
+
+func patternSteps(entry string) int {
+	p, err := newFolder().compilePattern(entry[1 : len(entry)-1])
+	if err != nil {
+		panic(err)
+	}
+	return p.steps
+}
+
+// maxBody is the size of the largest comment body the benchmarks judge.
+const maxBody = 64 << 10
+
+// largeInput is benchInput with its body repeated to maxBody bytes, and
+// the reader text of that body in BodyText.
+func largeInput() Input {
+	in := benchInput()
+	in.Body = strings.Repeat(in.Body+"\n\n", maxBody/len(in.Body)+1)[:maxBody]
+	text := strings.NewReplacer("[", "", "](https://harbour-residents.example/consultation)", "").Replace(in.Body)
+	in.BodyText, in.RenderedLinks = text, CountLinks(in.Body)
+	return in
+}
+
+// BenchmarkEvaluateLargeBody judges a 64 KB comment, with its reader
+// text, against the realistic large rule set.
+func BenchmarkEvaluateLargeBody(b *testing.B) {
+	e, err := Compile(benchRules())
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := largeInput()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in.Body) + len(in.BodyText)))
+	for b.Loop() {
+		e.Evaluate(in)
+	}
+}
+
+// worstInput is a maxBody comment of words and spaces only, the text on
+// which worstPattern keeps the most instructions busy.
+func worstInput() Input {
+	in := benchInput()
+	in.Body = strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit ", maxBody/55+1)[:maxBody]
+	return in
+}
+
+// BenchmarkEvaluateWorstPattern judges a 64 KB comment (without reader
+// text) against one of the costliest patterns Validate allows. A whole
+// word list at its limit costs about MaxListPatternSteps/steps times this,
+// per list and per 64 KB field (Body and BodyText).
+func BenchmarkEvaluateWorstPattern(b *testing.B) {
+	r := testRules(nil)
+	r.BlockWords = []string{worstPattern(0)}
+	e := mustCompile(b, r)
+	in := worstInput()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in.Body)))
+	b.ReportMetric(float64(patternSteps(worstPattern(0))), "steps")
+	var v Verdict
+	for b.Loop() {
+		v = e.Evaluate(in)
+	}
+	if v.Action != ActionApprove {
+		b.Fatalf("verdict %+v, want approve", v)
+	}
+}

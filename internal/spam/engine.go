@@ -14,10 +14,24 @@ import (
 
 // Input is one submission as the rules see it.
 type Input struct {
-	Name, Email, Website, Body string
-	IP                         string // the client's address; IPv4-mapped IPv6 is treated as IPv4
-	UserAgent                  string
-	Honeypot                   string // the hidden form field; people leave it empty
+	Name, Email, Website string
+	Body                 string // the Markdown as written
+	// BodyText is the text a reader sees: the rendered, sanitised body
+	// with its tags removed (block elements and line breaks leaving a
+	// space or newline, so that words of different paragraphs stay apart)
+	// and its entities decoded. Word lists match it as well as Body, since
+	// Markdown and HTML can hide a word from Body alone (&#118;iagra,
+	// v*i*agra); hits in either are reported "in body". Empty when the
+	// caller has no rendering.
+	BodyText string
+	// RenderedLinks is the number of links (<a> elements) in the rendered
+	// body, 0 when the caller has no rendering. The max_links rule counts
+	// the larger of it and CountLinks(Body), which misses links the
+	// renderer makes from entities and escapes.
+	RenderedLinks int
+	IP            string // the client's address; IPv4-mapped IPv6 is treated as IPv4
+	UserAgent     string
+	Honeypot      string // the hidden form field; people leave it empty
 	// Token is CheckToken's verdict on the form token; the zero value is
 	// treated as TokenMissing.
 	Token TokenStatus
@@ -30,9 +44,9 @@ type Input struct {
 
 // Verdict is what the rules decided about one submission.
 type Verdict struct {
-	// Action is the most severe action among the rules that fired (holds
-	// skipped for trusted authors), or what the moderation mode says when
-	// none did.
+	// Action is the most severe action among the rules that fired (some
+	// holds skipped for trusted authors; see Evaluate), or what the
+	// moderation mode says when none did.
 	Action Action `json:"verdict"`
 	// Reasons has one entry per rule that fired, in evaluation order,
 	// including hits a trusted author skipped; nil when nothing fired.
@@ -63,9 +77,10 @@ type termRef struct {
 
 // pattern is one compiled RE2 entry.
 type pattern struct {
-	src string // as written, with its slashes
-	re  *regexp.Regexp
-	req []string // prefilter: run re only on text containing one of these; nil: always
+	src   string // as written, with its slashes
+	re    *regexp.Regexp
+	req   []string // prefilter: run re only on text containing one of these; nil: always
+	steps int      // instructions in the compiled program; see MaxPatternSteps
 }
 
 // prefixGroup holds the blocked ranges of one address family and length.
@@ -117,12 +132,13 @@ func Compile(r Rules) (*Engine, error) {
 	for list, entries := range [numLists][]string{listBlock: r.BlockWords, listHold: r.HoldWords} {
 		for _, s := range entries {
 			if isPattern(s) {
-				re, req, err := e.fold.compilePattern(s[1 : len(s)-1])
+				p, err := e.fold.compilePattern(s[1 : len(s)-1])
 				if err != nil {
 					return nil, fmt.Errorf("compile %s %q: %w", listRule(list), s, err)
 				}
-				e.patterns[list] = append(e.patterns[list], pattern{src: s, re: re, req: req})
-				e.prefiltered = e.prefiltered || req != nil
+				p.src = s
+				e.patterns[list] = append(e.patterns[list], p)
+				e.prefiltered = e.prefiltered || p.req != nil
 				continue
 			}
 			toks := e.fold.terms(s)
@@ -195,14 +211,19 @@ func (ev *evaluation) hit(rule, detail string) {
 // Evaluate judges one submission. Every rule is checked, in the order of
 // RuleNames, and each that fires adds a reason with what it matched. The
 // verdict is the most severe action among them, except that a trusted
-// author's holds are skipped (spam and reject still apply). When nothing
+// author skips the holds of the rules about what a comment looks like
+// (hold_words, max_links and the form-token rules; see trustSkips). The
+// rules about who sent it or what it must never contain (blocked_ip,
+// blocked_email, block_words, honeypot) apply to trusted authors whatever
+// their action, and so do spam and reject from any rule. When nothing
 // above approve remains, the moderation mode decides: hold_all holds,
 // hold_first_time holds unless the author is known, hold_on_hits
 // approves; trusted authors skip the mode's hold too. A trusted author's
 // verdict always carries a trusted_author reason.
 //
 // Words and patterns are matched as the package documentation describes;
-// links are counted with CountLinks.
+// links are counted as the larger of CountLinks(in.Body) and
+// in.RenderedLinks.
 func (e *Engine) Evaluate(in Input) Verdict {
 	ev := evaluation{e: e}
 
@@ -217,7 +238,7 @@ func (e *Engine) Evaluate(in Input) Verdict {
 	e.checkToken(&ev, in.Token, in.TokenAge)
 	words[listHold].report(&ev, e, listHold)
 	if e.rules.MaxLinks > 0 {
-		if n := CountLinks(in.Body); n >= e.rules.MaxLinks {
+		if n := max(CountLinks(in.Body), in.RenderedLinks); n >= e.rules.MaxLinks {
 			ev.hit(RuleMaxLinks, fmt.Sprintf("%d links (the rule fires at %d or more)", n, e.rules.MaxLinks))
 		}
 	}
@@ -227,7 +248,7 @@ func (e *Engine) Evaluate(in Input) Verdict {
 	var skipped []string
 	for _, r := range ev.reasons {
 		a := e.actions[r.Rule]
-		if trusted && a == ActionHold {
+		if trusted && a == ActionHold && trustSkips(r.Rule) {
 			if !slices.Contains(skipped, r.Rule) {
 				skipped = append(skipped, r.Rule)
 			}
@@ -269,6 +290,18 @@ func (e *Engine) Evaluate(in Input) Verdict {
 	return Verdict{Action: action, Reasons: ev.reasons}
 }
 
+// trustSkips reports whether a trusted author skips the rule's hold. The
+// rules that judge a comment by its look (which a trusted author's
+// comment may well have) are skipped; the block rules are not, so that a
+// hold an owner set on them still reaches a moderator.
+func trustSkips(rule string) bool {
+	switch rule {
+	case RuleHoldWords, RuleMaxLinks, RuleTokenMissing, RuleTokenTooFast, RuleTokenExpired:
+		return true
+	}
+	return false
+}
+
 func (e *Engine) checkIP(ev *evaluation, ip string) {
 	if len(e.ipGroups) == 0 || ip == "" {
 		return
@@ -301,14 +334,19 @@ func (e *Engine) checkEmail(ev *evaluation, email string) {
 	if email == "" || (len(e.emails) == 0 && len(e.emailDomains) == 0) {
 		return
 	}
+	// The address itself stays out of the details; moderators see it on
+	// the comment.
 	if e.emails[email] {
-		// The address itself stays out of the detail; moderators see it on
-		// the comment.
 		ev.hit(RuleBlockedEmail, "the author's email address is on blocked_emails")
 		return
 	}
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
+		return
+	}
+	// spam+anything@example.com is delivered to spam@example.com.
+	if plus := strings.IndexByte(email[:at], '+'); plus > 0 && e.emails[email[:plus]+email[at:]] {
+		ev.hit(RuleBlockedEmail, "the author's email address, without its +tag, is on blocked_emails")
 		return
 	}
 	// The domain, then each parent domain: sub.spam.example, spam.example,
@@ -343,18 +381,30 @@ func (e *Engine) checkToken(ev *evaluation, t TokenStatus, age time.Duration) {
 	}
 }
 
-// fieldName names the i-th field matchWords reads, as reasons say it.
-func fieldName(i int) string {
-	switch i {
-	case 0:
+// The fields matchWords reads, in order.
+const (
+	fieldName = iota
+	fieldEmail
+	fieldWebsite
+	fieldBody
+	fieldBodyText
+	fieldIP
+	fieldUserAgent
+	numFields
+)
+
+// fieldLabel names a field as reasons say it.
+func fieldLabel(field int) string {
+	switch field {
+	case fieldName:
 		return "name"
-	case 1:
+	case fieldEmail:
 		return "email"
-	case 2:
+	case fieldWebsite:
 		return "website"
-	case 3:
+	case fieldBody, fieldBodyText:
 		return "body"
-	case 4:
+	case fieldIP:
 		return "IP"
 	}
 	return "user agent"
@@ -367,7 +417,7 @@ const maxReported = 3
 type wordHit struct {
 	term    int    // index into Engine.terms, or -1 for a pattern
 	pattern int    // index into Engine.patterns[list], when term is -1
-	field   int    // see fieldName
+	field   int    // see fieldLabel
 	matched string // for a pattern: the folded text it matched
 }
 
@@ -411,7 +461,7 @@ func (w *wordHits) report(ev *evaluation, e *Engine, list int) {
 			}
 		}
 		b.WriteString(" in ")
-		b.WriteString(fieldName(h.field))
+		b.WriteString(fieldLabel(h.field))
 	}
 	if w.more {
 		b.WriteString(", and more")
@@ -425,39 +475,56 @@ func (e *Engine) matchWords(in Input) [numLists]wordHits {
 	if len(e.words) == 0 && len(e.patterns[listBlock]) == 0 && len(e.patterns[listHold]) == 0 {
 		return hits
 	}
-	fields := [...]string{in.Name, in.Email, in.Website, in.Body, in.IP, in.UserAgent}
+	fields := [numFields]string{
+		fieldName: in.Name, fieldEmail: in.Email, fieldWebsite: in.Website, fieldBody: in.Body,
+		fieldBodyText: in.BodyText, fieldIP: in.IP, fieldUserAgent: in.UserAgent,
+	}
+	if fields[fieldBodyText] == fields[fieldBody] {
+		fields[fieldBodyText] = "" // a plain-text comment; nothing new to read
+	}
 	for fi, raw := range fields {
 		if raw == "" {
 			continue
 		}
-		folded := e.fold.fold(raw)
-		if len(e.words) > 0 {
-			e.scanTokens(leet(folded, false), fi, &hits)
-			if hasEmbeddedSymbol(folded) {
-				e.scanTokens(leet(folded, true), fi, &hits)
-			}
-		}
-		var pairs *bigramSet
-		if e.prefiltered && len(folded) >= minBigramText {
-			pairs = new(bigramSet)
-			pairs.fill(folded)
-		}
-		for list := range numLists {
-			for pi, p := range e.patterns[list] {
-				if p.req != nil && !containsAny(folded, p.req, pairs) {
-					continue
-				}
-				if loc := p.re.FindStringIndex(folded); loc != nil {
-					h := wordHit{term: -1, pattern: pi, field: fi}
-					if fi != 1 { // the email stays out of details
-						h.matched = folded[loc[0]:loc[1]]
-					}
-					hits[list].add(h)
-				}
-			}
+		folded, blanks := e.fold.foldText(raw, false)
+		e.matchFolded(folded, fi, &hits)
+		if blanks {
+			// A blank look-alike hides a word when dropped and separates
+			// two when read as a space; match both readings.
+			spaced, _ := e.fold.foldText(raw, true)
+			e.matchFolded(spaced, fi, &hits)
 		}
 	}
 	return hits
+}
+
+// matchFolded matches both word lists against one field's folded text.
+func (e *Engine) matchFolded(folded string, field int, hits *[numLists]wordHits) {
+	if len(e.words) > 0 {
+		e.scanTokens(leet(folded, false), field, hits)
+		if hasEmbeddedSymbol(folded) {
+			e.scanTokens(leet(folded, true), field, hits)
+		}
+	}
+	var pairs *bigramSet
+	if e.prefiltered && len(folded) >= minBigramText {
+		pairs = new(bigramSet)
+		pairs.fill(folded)
+	}
+	for list := range numLists {
+		for pi, p := range e.patterns[list] {
+			if p.req != nil && !containsAny(folded, p.req, pairs) {
+				continue
+			}
+			if loc := p.re.FindStringIndex(folded); loc != nil {
+				h := wordHit{term: -1, pattern: pi, field: field}
+				if field != fieldEmail { // the email stays out of details
+					h.matched = folded[loc[0]:loc[1]]
+				}
+				hits[list].add(h)
+			}
+		}
+	}
 }
 
 // scanTokens looks every token of s up in the word index and checks the

@@ -147,6 +147,36 @@ func TestEvaluate(t *testing.T) {
 			want:  ActionApprove,
 		},
 		{
+			name:  "blocked address with a +tag",
+			rules: func(r *Rules) { r.BlockedEmails = []string{"spam@example.com"} },
+			input: func(in *Input) { in.Email = "Spam+x@Example.com" },
+			want:  ActionReject, wantRules: []string{RuleBlockedEmail}, wantDetail: "without its +tag",
+		},
+		{
+			name:  "blocked address with an empty +tag",
+			rules: func(r *Rules) { r.BlockedEmails = []string{"spam@example.com"} },
+			input: func(in *Input) { in.Email = "spam+@example.com" },
+			want:  ActionReject, wantRules: []string{RuleBlockedEmail},
+		},
+		{
+			name:  "a +tag on another address",
+			rules: func(r *Rules) { r.BlockedEmails = []string{"spam@example.com"} },
+			input: func(in *Input) { in.Email = "ham+spam@example.com" },
+			want:  ActionApprove,
+		},
+		{
+			name:  "a local part that starts with +",
+			rules: func(r *Rules) { r.BlockedEmails = []string{"spam@example.com"} },
+			input: func(in *Input) { in.Email = "+spam@example.com" },
+			want:  ActionApprove,
+		},
+		{
+			name:  "a blocked address with a +tag blocks only itself",
+			rules: func(r *Rules) { r.BlockedEmails = []string{"spam+x@example.com"} },
+			input: func(in *Input) { in.Email = "spam@example.com" },
+			want:  ActionApprove,
+		},
+		{
 			name:  "another address at the domain of a blocked address",
 			rules: func(r *Rules) { r.BlockedEmails = []string{"bot@example.com"} },
 			input: func(in *Input) { in.Email = "someone@example.com" },
@@ -265,6 +295,20 @@ func TestEvaluate(t *testing.T) {
 			rules: func(r *Rules) { r.MaxLinks = 0 },
 			input: func(in *Input) { in.Body = "https://a.example https://b.example https://c.example" },
 			want:  ActionApprove,
+		},
+		{
+			name: "rendered links count when the Markdown count is lower",
+			input: func(in *Input) {
+				in.Body, in.RenderedLinks = "[a](https&#58;//a.example) [b](https\\://b.example)", 2
+			},
+			want: ActionHold, wantRules: []string{RuleMaxLinks}, wantDetail: "2 links",
+		},
+		{
+			name: "the Markdown count counts when the rendered count is lower",
+			input: func(in *Input) {
+				in.Body, in.RenderedLinks = "https://a.example https://b.example https://c.example", 1
+			},
+			want: ActionHold, wantRules: []string{RuleMaxLinks}, wantDetail: "3 links",
 		},
 		{
 			name:  "max_links 3",
@@ -388,13 +432,59 @@ func TestEvaluate(t *testing.T) {
 			wantRules: []string{RuleHoneypot, RuleTrusted},
 		},
 		{
-			name: "trusted author skips a hold set on a block rule",
+			name: "trusted author does not skip a hold set on the honeypot",
 			rules: func(r *Rules) {
 				r.TrustedEmails, r.Actions = []string{"alice@readers.example"}, map[string]Action{RuleHoneypot: ActionHold}
 			},
 			input:     func(in *Input) { in.Honeypot = "x" },
-			want:      ActionApprove,
+			want:      ActionHold,
 			wantRules: []string{RuleHoneypot, RuleTrusted},
+		},
+		{
+			name: "trusted author does not skip a hold set on block words",
+			rules: func(r *Rules) {
+				r.BlockWords, r.TrustedEmails = []string{"viagra"}, []string{"alice@readers.example"}
+				r.Actions = map[string]Action{RuleBlockWords: ActionHold}
+			},
+			input:     func(in *Input) { in.Body = "viagra" },
+			want:      ActionHold,
+			wantRules: []string{RuleBlockWords, RuleTrusted}, wantDetail: `matched "viagra"`,
+		},
+		{
+			name: "trusted author does not skip a hold set on a blocked IP",
+			rules: func(r *Rules) {
+				r.BlockedIPs, r.TrustedEmails = []string{"198.51.100.23"}, []string{"alice@readers.example"}
+				r.Actions = map[string]Action{RuleBlockedIP: ActionHold}
+			},
+			want:      ActionHold,
+			wantRules: []string{RuleBlockedIP, RuleTrusted},
+		},
+		{
+			name: "trusted author does not skip a hold set on a blocked email",
+			rules: func(r *Rules) {
+				r.BlockedEmails, r.TrustedEmails = []string{"readers.example"}, []string{"alice@readers.example"}
+				r.Actions = map[string]Action{RuleBlockedEmail: ActionHold}
+			},
+			want:      ActionHold,
+			wantRules: []string{RuleBlockedEmail, RuleTrusted},
+		},
+		{
+			name: "trusted author skips the holds of links and form tokens",
+			rules: func(r *Rules) {
+				r.TrustedEmails = []string{"alice@readers.example"}
+			},
+			input:     func(in *Input) { in.Body, in.Token = "https://a.example https://b.example", TokenExpired },
+			want:      ActionApprove,
+			wantRules: []string{RuleTokenExpired, RuleMaxLinks, RuleTrusted},
+		},
+		{
+			name: "trusted author does not skip spam set on a form-token rule",
+			rules: func(r *Rules) {
+				r.TrustedEmails = []string{"alice@readers.example"}
+			},
+			input:     func(in *Input) { in.Token = TokenTooFast },
+			want:      ActionSpam,
+			wantRules: []string{RuleTokenTooFast, RuleTrusted},
 		},
 		{
 			name:      "trusted author skips the mode hold",
@@ -571,6 +661,44 @@ func TestWordMatching(t *testing.T) {
 		{"pattern with spaces", `/\bfree\s+money\b/`, "get FREE \n money", true},
 		{"pattern word boundary", `/\bfree\s+money\b/`, "carefree money", false},
 		{"pattern over zero-width space", "/viagra/", "via\u200bgra", true},
+
+		// Letters with marks outside Latin-1 and Extended-A (NFKD).
+		{"dot below", "viagra", "vịagra", true},
+		{"caron", "viagra", "vǐagra", true},
+		{"accent in the term, dot below", "vịagra", "viagra", true},
+		{"pattern literal with a dot below", "/vịagra/", "viagra", true},
+		{"pattern class with a dot below", "/v[ịx]agra/", "viagra", true},
+		{"pattern class holding a look-alike", "/[ϲ]asino/", "casino", true},
+		// Marks after digits and symbols, and enclosing marks.
+		{"strike-through on a digit", "viagra", "v1\u0336agra", true},
+		{"strike-through on a symbol", "viagra", "v!\u0336agra", true},
+		{"enclosing circles", "viagra", "v\u20ddi\u20dda\u20ddg\u20ddr\u20dda\u20dd", true},
+		// Blank look-alikes: hidden inside a word, a space between words.
+		{"Hangul filler inside a word", "viagra", "vi\u3164agra", true},
+		{"halfwidth Hangul filler", "viagra", "via\uffa0gra", true},
+		{"Hangul choseong filler", "viagra", "vi\u115fagra", true},
+		{"Hangul jungseong filler", "viagra", "vi\u1160agra", true},
+		{"braille blank inside a word", "viagra", "via\u2800gra", true},
+		{"braille blank between the words of a phrase", "buy now", "buy\u2800now", true},
+		{"Hangul filler between the words of a phrase", "buy now", "buy\u3164now", true},
+		{"pattern over a Hangul filler", "/viagra/", "vi\u3164agra", true},
+		// Look-alikes.
+		{"lunate sigma", "casino", "ϲasino", true},
+		{"capital lunate sigma", "casino", "Ϲasino", true},
+		{"lunate sigma in the term", "ϲasino", "casino", true},
+		{"sigma, capital and final", "kasinos", "ΚΑΣΙΝΟΣ", true},
+		{"l with middle dot", "hello", "heŀŀo", true},
+		{"izhitsa", "viagra", "ѵiagra", true},
+		{"Cherokee capital", "viagra", "Ꮩiagra", true},
+		{"Cherokee small", "viagra", "ꮩiagra", true},
+		{"Cherokee in the term", "Ꮩiagra", "viagra", true},
+		{"Lisu", "viagra", "ꓦꓲꓮꓖꓣꓮ", true},
+		{"stroke", "viagra", "vɨagra", true},
+		// Other scripts keep their marks and syllables.
+		{"Korean", "한국어", "한국어 공부", true},
+		{"pattern with a Hangul class", "/[가-힣]+어/", "한국어", true},
+		{"Japanese voicing marks kept", "がか", "かか", false},
+		{"Devanagari", "हिन्दी", "हिन्दी में", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -588,6 +716,49 @@ func TestWordMatching(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBodyText: words and patterns match the text a reader sees too,
+// and a hit there is reported in the body.
+func TestBodyText(t *testing.T) {
+	tests := []struct {
+		name       string
+		entry      string
+		body, text string
+		want       bool
+	}{
+		{"entity", "viagra", "&#118;iagra", "viagra", true},
+		{"empty HTML element", "viagra", "v<b></b>iagra", "viagra", true},
+		{"emphasis", "viagra", "v*i*agra", "viagra", true},
+		{"link text", "viagra", "v[i](x)agra", "viagra", true},
+		{"phrase", "buy now", "buy&nbsp;now", "buy\u00a0now", true},
+		{"pattern", "/v+iagra/", "&#118;iagra", "viagra", true},
+		{"no rendering", "viagra", "v*i*agra", "", false},
+		{"plain text comment", "viagra", "no spam here", "no spam here", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := testRules(func(r *Rules) { r.BlockWords = []string{tt.entry} })
+			got := mustCompile(t, r).Evaluate(cleanInput(func(in *Input) { in.Body, in.BodyText = tt.body, tt.text }))
+			hit := slices.Contains(ruleNames(got.Reasons), RuleBlockWords)
+			if hit != tt.want {
+				t.Fatalf("%q on body %q, text %q: hit = %v, want %v (reasons %v)", tt.entry, tt.body, tt.text, hit, tt.want, got.Reasons)
+			}
+			if hit && !strings.Contains(got.Reasons[0].Detail, " in body") {
+				t.Errorf("detail = %q, want the hit reported in body", got.Reasons[0].Detail)
+			}
+		})
+	}
+}
+
+// TestBodyTextReportedOnce: a term found in both Body and BodyText is
+// named once.
+func TestBodyTextReportedOnce(t *testing.T) {
+	r := testRules(func(r *Rules) { r.HoldWords = []string{"viagra"} })
+	got := mustCompile(t, r).Evaluate(cleanInput(func(in *Input) { in.Body, in.BodyText = "**viagra**", "viagra" }))
+	if len(got.Reasons) != 1 || got.Reasons[0].Detail != `matched "viagra" in body` {
+		t.Errorf("reasons = %v, want one: matched \"viagra\" in body", got.Reasons)
 	}
 }
 

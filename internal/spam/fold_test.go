@@ -4,6 +4,10 @@ import (
 	"regexp/syntax"
 	"slices"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestFold(t *testing.T) {
@@ -24,10 +28,82 @@ func TestFold(t *testing.T) {
 		{"❤\ufe0f", "❤"},     // variation selector
 		{"日本語", "日本語"},       // other scripts untouched
 		{"हिन्दी", "हिन्दी"}, // marks after non-Latin letters kept
+		{"vịagra vǐagra", "viagra viagra"},
+		{"ΰ ё ӓ", "u e a"},                     // look-alikes with marks: the base folds, the mark goes
+		{"v1\u0336agra", "v1agra"},             // a mark after a digit
+		{"\u0336x", "x"},                       // a mark with no letter before it
+		{"vi\u3164a\u2800g\u115fra", "viagra"}, // blank look-alikes dropped
+		{"ϲϹ ŀĿ", "cc ll"},                     // mapped before NFKD
+		{"ΣΑΣ ς", "sas s"},
+		{"ѵѴ Ꮩꮩ ꓦ", "vv vv v"},
+		{"한국어", "한국어"}, // syllables composed again
+		{"가나다 ｶﾞ", "가나다 ガ"},
+		{"й", "й"}, // marks after letters that stay non-Latin are kept
 	}
 	for _, tt := range tests {
 		if got := fo.fold(tt.in); got != tt.want {
 			t.Errorf("fold(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFoldSpaced(t *testing.T) {
+	fo := newFolder()
+	tests := []struct {
+		in, dropped, spaced string
+		blanks              bool
+	}{
+		{"buy\u2800now", "buynow", "buy now", true},
+		{"vi\u3164agra", "viagra", "vi agra", true},
+		{"vi\u200bagra", "viagra", "viagra", false},
+		{"plain", "plain", "plain", false},
+	}
+	for _, tt := range tests {
+		dropped, blanks := fo.foldText(tt.in, false)
+		spaced, _ := fo.foldText(tt.in, true)
+		if dropped != tt.dropped || spaced != tt.spaced || blanks != tt.blanks {
+			t.Errorf("foldText(%q) = %q, %q, %v; want %q, %q, %v", tt.in, dropped, spaced, blanks, tt.dropped, tt.spaced, tt.blanks)
+		}
+	}
+}
+
+// TestConfusableTable keeps the look-alike tables tidy: every entry can
+// be reached (the letter survives NFKD, or for compatConfusables would not),
+// folds to a lower-case Latin letter, and is listed once and, in
+// confusableTable, only where lower-casing would not find it.
+func TestConfusableTable(t *testing.T) {
+	for _, table := range []struct {
+		name   string
+		pairs  string
+		compat bool
+	}{{"confusableTable", confusableTable, false}, {"compatConfusables", compatConfusables, true}} {
+		rs := []rune(table.pairs)
+		if len(rs)%2 != 0 {
+			t.Fatalf("%s has an odd number of runes", table.name)
+		}
+		seen := map[rune]rune{}
+		for i := 0; i < len(rs); i += 2 {
+			from, to := rs[i], rs[i+1]
+			if _, dup := seen[from]; dup {
+				t.Errorf("%s: %c (%U) listed twice", table.name, from, from)
+			}
+			seen[from] = to
+			if from < utf8.RuneSelf || to < 'a' || to > 'z' {
+				t.Errorf("%s: %c → %c: want a non-ASCII letter → a-z", table.name, from, to)
+			}
+			if stable := norm.NFKD.String(string(from)) == string(from); stable == table.compat {
+				if table.compat {
+					t.Errorf("%s: %c (%U) has no decomposition; list it in confusableTable", table.name, from, from)
+				} else {
+					t.Errorf("%s: %c (%U) decomposes, so NFKD hides it from the table: drop it, or list it in compatConfusables", table.name, from, from)
+				}
+			}
+		}
+		for from, to := range seen {
+			// compatConfusables applies before lower-casing: it lists both.
+			if l := unicode.ToLower(from); !table.compat && l != from && seen[l] == to {
+				t.Errorf("%s: %c → %c is redundant: its lower case %c folds the same", table.name, from, to, l)
+			}
 		}
 	}
 }
@@ -89,18 +165,21 @@ func TestPrefilterNeverHidesAMatch(t *testing.T) {
 		`[а-я]{3}`, `казино`, `[сc]asino`, `(?:spam){2}`, `^free`, `money$`, `(?s)a.b`, `[ab][cd][ef][gh][ij]`,
 		`(x|y|z)(1|2|3)(p|q)`, `a+b+c+`, `(?:aa|bb)?cc`, `\d{6,}`, `(?i)ΚΑΖΙΝΟ`, `é+`, `[é]x`, `[ÉA]x`,
 		`\.(ru|cn)\b`, `(?U)a+?b`, `a{0,2}bcd`, `(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q)z`,
+		`v[ịǐ]agra`, `[ꮩϲ]x`, `ϲasino`, `[가-힣]+`, `\p{Greek}+s`,
 	}
 	texts := []string{
 		"the cassino", "viagra", "FREE money", "bc", "abc", "xxy", "xbc", "abc", "a.b", "abc axc", "cd", "abcdef",
 		"cazzino", "123x", "казино", "КАЗИНО", "casino", "сasino", "spamspam", "free stuff", "money", "a\nb",
 		"acegi", "x2q", "aabbcc", "cc", "1234567", "καζινο", "éé", "éx", "éx ax", "site.ru", "aab", "bcd", "qz",
 		"Ⅴ1agra", "ｃａｓｉｎｏ", "",
+		"vịagra", "vǐagra", "Ꮩx", "ϲx", "Ϲasino", "한국어", "ΚΑΣ", "vi\u3164agra",
 	}
 	for _, src := range patterns {
-		re, req, err := fo.compilePattern(src)
+		p, err := fo.compilePattern(src)
 		if err != nil {
 			t.Fatalf("compilePattern(%q): %v", src, err)
 		}
+		re, req := p.re, p.req
 		for _, text := range texts {
 			folded := fo.fold(text)
 			if !re.MatchString(folded) {
@@ -140,7 +219,8 @@ func TestRequirement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fo.foldRegexp(re)
+		budget := maxClassFold
+		fo.foldRegexp(re, &budget)
 		if got := requirement(re, fo); !slices.Equal(got, tt.want) {
 			t.Errorf("requirement(%q) = %q, want %q", tt.pattern, got, tt.want)
 		}

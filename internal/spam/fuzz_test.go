@@ -54,10 +54,12 @@ func FuzzCountLinks(f *testing.F) {
 func FuzzPrefilter(f *testing.F) {
 	f.Add("the CASSINO", "free  cash")
 	f.Add("саsinо.ru", "ᲃasino ΝΙΚΗ")
+	f.Add("vịagra Ꮩ\u3164ϲasino", "한국어 ΣΣ")
 	fo := newFolder()
 	sources := []string{
 		`cas+ino`, `v[i1!]agr[a4]`, `\bfree\s+(money|cash)\b`, `(a|)bc`, `[^a]bc`, `(?i)ABC`, `ab|cd`,
 		`(ab|cd)+ef`, `ca[sz]+ino`, `[сc]asino`, `(?i)ΚΑΖΙΝΟ`, `\.(ru|cn)\b`, `n(i|ι)ke`, `[ÉA]x`, `x{2}y+`,
+		`v[ịǐ]agra`, `[ꮩϲ]asino`, `[가-힣]+어`, `σς`,
 	}
 	type compiled struct {
 		src string
@@ -66,11 +68,11 @@ func FuzzPrefilter(f *testing.F) {
 	}
 	var pats []compiled
 	for _, src := range sources {
-		re, req, err := fo.compilePattern(src)
+		p, err := fo.compilePattern(src)
 		if err != nil {
 			f.Fatal(err)
 		}
-		pats = append(pats, compiled{src, re, req})
+		pats = append(pats, compiled{src, p.re, p.req})
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		folded := fo.fold(a + b)

@@ -9,6 +9,12 @@ import "strings"
 // URL in its text (as in [https://a.example](https://a.example)) is not
 // counted again; a Markdown link whose destination is not http(s) or www.
 // does not count. Case is ignored ("HTTPS://", "WWW.").
+//
+// Reading Markdown alone, it misses links the renderer makes from
+// entities and backslash escapes in a destination ([a](https&#58;//x)),
+// from a URL glued to an underscore (_https://x_), and from a reference
+// link used more than once. Engine.Evaluate takes the larger of its count
+// and Input.RenderedLinks, the count of the rendered HTML.
 func CountLinks(body string) int {
 	n := 0
 	for i := 0; i < len(body); {

@@ -4,7 +4,6 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
-	"unicode"
 )
 
 // Pattern prefilters.
@@ -123,8 +122,8 @@ func analyze(re *syntax.Regexp, fo *folder) litInfo {
 }
 
 // classInfo expands a small class into the exact set of the runes in it
-// that folded text can contain (lower-case, and not a look-alike folded
-// away).
+// that folded text can contain (lower-case, not decomposed, and not a
+// look-alike folded away).
 func classInfo(ranges []rune, fo *folder) litInfo {
 	var set []string
 	for i := 0; i+1 < len(ranges); i += 2 {
@@ -132,7 +131,7 @@ func classInfo(ranges []rune, fo *folder) litInfo {
 			return litInfo{}
 		}
 		for r := ranges[i]; r <= ranges[i+1]; r++ {
-			if _, folded := fo.confusables[r]; folded || unicode.ToLower(r) != r {
+			if !fo.foldsToItself(r) {
 				continue
 			}
 			if set = append(set, string(r)); len(set) > maxClassRunes {

@@ -49,6 +49,14 @@ const (
 	// MaxPatterns is the most RE2 patterns one word list may hold; patterns
 	// cost far more to evaluate than words.
 	MaxPatterns = 200
+	// MaxPatternSteps is the most instructions the compiled program of one
+	// pattern may have. Go's regexp may run every instruction at every byte
+	// of the text, so this bounds a pattern's cost per byte: /cas+ino/ has
+	// 9, /\bfree\s+(money|cash)\b/ 22, and /[a-z]{0,1000}/ over 2000.
+	MaxPatternSteps = 1000
+	// MaxListPatternSteps is the most instructions the patterns of one word
+	// list may have together.
+	MaxListPatternSteps = 20_000
 	// MaxSubmitSeconds is the largest min_submit_seconds.
 	MaxSubmitSeconds = 3600
 	// MaxBurst is the largest burst of a rate limit.
@@ -148,8 +156,8 @@ type Rules struct {
 	HoldWords     []string `json:"hold_words" yaml:"hold_words"`         // words, phrases and /patterns/ that hold
 	BlockWords    []string `json:"block_words" yaml:"block_words"`       // words, phrases and /patterns/ that reject
 	BlockedIPs    []string `json:"blocked_ips" yaml:"blocked_ips"`       // IPs or CIDR ranges
-	BlockedEmails []string `json:"blocked_emails" yaml:"blocked_emails"` // addresses, or domains ("example.com" or "@example.com") with their subdomains
-	TrustedEmails []string `json:"trusted_emails" yaml:"trusted_emails"` // full addresses only
+	BlockedEmails []string `json:"blocked_emails" yaml:"blocked_emails"` // addresses (matching their +tag variants too), or domains ("example.com" or "@example.com") with their subdomains
+	TrustedEmails []string `json:"trusted_emails" yaml:"trusted_emails"` // full addresses only, matched exactly
 	// MinSubmitSeconds is the least time between showing the form and
 	// submitting it; 0 turns the check off.
 	MinSubmitSeconds int      `json:"min_submit_seconds" yaml:"min_submit_seconds"`
@@ -207,7 +215,7 @@ func defaultRateLimits() RateLimits {
 // Entries Validate would reject are kept as they are, so that Validate can
 // still name them.
 func (r *Rules) Normalize() {
-	r.Mode = Mode(strings.ToLower(strings.TrimSpace(string(r.Mode))))
+	r.Mode = normalizeMode(r.Mode)
 	if r.Mode == "" {
 		r.Mode = ModeHoldAll
 	}
@@ -222,7 +230,7 @@ func (r *Rules) Normalize() {
 
 	actions := DefaultActions()
 	for k, v := range r.Actions {
-		actions[strings.TrimSpace(k)] = Action(strings.ToLower(strings.TrimSpace(string(v))))
+		actions[strings.TrimSpace(k)] = normalizeAction(v)
 	}
 	r.Actions = actions
 
@@ -237,6 +245,15 @@ func (r *Rules) Normalize() {
 		}
 	}
 }
+
+func hasKey(m map[string]Action, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func normalizeMode(m Mode) Mode { return Mode(strings.ToLower(strings.TrimSpace(string(m)))) }
+
+func normalizeAction(a Action) Action { return Action(strings.ToLower(strings.TrimSpace(string(a)))) }
 
 // normalizeList applies f to each entry, drops empty results, and returns
 // the rest sorted and de-duplicated in a new, non-nil slice.
@@ -348,13 +365,15 @@ func validDomain(s string) bool {
 // Validate checks r as it is (call Normalize first to fill the defaults)
 // and returns nil, or a ValidationError with one message per invalid field,
 // keyed by its JSON path: "mode", "hold_words[3]", "actions.honeypot",
-// "rate_limits.ip.every", ...
+// "rate_limits.ip.every", ... It accepts what Normalize makes valid: the
+// mode and actions are read without regard to case and surrounding
+// spaces (" HOLD_ALL "), and action keys without surrounding spaces.
 func (r Rules) Validate() *comment.ValidationError {
 	f := map[string]string{}
 	if r.Version < 0 {
 		f["version"] = "must not be negative"
 	}
-	if !r.Mode.Valid() {
+	if !normalizeMode(r.Mode).Valid() {
 		f["mode"] = "must be one of hold_all, hold_first_time, hold_on_hits"
 	}
 	if r.MaxLinks < 0 || r.MaxLinks > maxMaxLinks {
@@ -398,10 +417,13 @@ func (r Rules) Validate() *comment.ValidationError {
 
 	rules := RuleNames()
 	for k, v := range r.Actions {
+		name := strings.TrimSpace(k)
 		switch {
-		case !slices.Contains(rules, k):
+		case !slices.Contains(rules, name):
 			f["actions."+k] = "not a rule; the rules are " + strings.Join(rules, ", ")
-		case !validHitAction(v):
+		case name != k && hasKey(r.Actions, name):
+			f["actions."+k] = "given twice, also as " + name
+		case !validHitAction(normalizeAction(v)):
 			f["actions."+k] = "must be one of hold, spam, reject"
 		}
 	}
@@ -446,10 +468,12 @@ func validateList(name string, list []string, f map[string]string, check func(st
 }
 
 // validateWords checks a word list: each word must have something to
-// match, each pattern must compile and must not match empty text (it would
-// match every comment), and there may not be too many patterns.
+// match; each pattern must compile, must not match empty text (it would
+// match every comment) and must not be too complex; and there may not be
+// too many patterns, nor too complex together.
 func validateWords(fo *folder, name string, list []string, f map[string]string) {
-	patterns := 0
+	patterns, steps := 0, 0
+	seen := map[string]bool{} // Normalize merges repeated patterns
 	validateList(name, list, f, func(s string) string {
 		if !isPattern(s) {
 			if len(fo.terms(s)) == 0 {
@@ -461,18 +485,33 @@ func validateWords(fo *folder, name string, list []string, f map[string]string) 
 		if src == "" {
 			return "empty pattern"
 		}
+		if seen[s] {
+			return ""
+		}
+		seen[s] = true
 		patterns++
-		re, _, err := fo.compilePattern(src)
+		p, err := fo.compilePattern(src)
 		if err != nil {
 			return "not a valid RE2 pattern: " + err.Error()
 		}
-		if re.MatchString("") {
+		if p.steps > MaxPatternSteps {
+			return fmt.Sprintf("pattern too complex: %d steps, at most %d", p.steps, MaxPatternSteps)
+		}
+		if p.re.MatchString("") {
 			return "matches empty text, so it would match every comment"
 		}
+		steps += p.steps
 		return ""
 	})
+	var msgs []string
 	if patterns > MaxPatterns {
-		f[name] = fmt.Sprintf("must have at most %d patterns (/.../)", MaxPatterns)
+		msgs = append(msgs, fmt.Sprintf("must have at most %d patterns (/.../)", MaxPatterns))
+	}
+	if steps > MaxListPatternSteps {
+		msgs = append(msgs, fmt.Sprintf("patterns too complex together: %d steps, at most %d", steps, MaxListPatternSteps))
+	}
+	if len(msgs) > 0 {
+		f[name] = strings.Join(msgs, "; ")
 	}
 }
 
@@ -499,6 +538,10 @@ func ParseJSON(b []byte) (Rules, error) {
 	}
 
 	r := DefaultRules()
+	// Only the document's actions, so that Validate sees what it says
+	// (" honeypot " and "honeypot" given together); Normalize fills the
+	// rest with their defaults.
+	r.Actions = nil
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

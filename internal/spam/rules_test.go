@@ -2,6 +2,7 @@ package spam
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -94,9 +95,25 @@ func TestValidate(t *testing.T) {
 		{name: "too many entries", mutate: func(r *Rules) { r.HoldWords = make([]string, MaxListEntries+1) }, want: map[string]string{"hold_words": "10000 entries"}},
 		{name: "too many patterns", mutate: func(r *Rules) {
 			for i := range MaxPatterns + 1 {
-				r.HoldWords = append(r.HoldWords, "/a"+strings.Repeat("b", i%50)+"c/")
+				r.HoldWords = append(r.HoldWords, fmt.Sprintf("/a%dc/", i))
 			}
 		}, want: map[string]string{"hold_words": "200 patterns"}},
+		{name: "pattern too complex", mutate: func(r *Rules) { r.BlockWords = []string{"ok", "/[a-z]{0,1000}[a-z]{0,1000}x/"} },
+			want: map[string]string{"block_words[1]": "pattern too complex: 4003 steps, at most 1000"}},
+		{name: "pattern at the limit", mutate: func(r *Rules) { r.BlockWords = []string{worstPattern(0)} }},
+		{name: "patterns too complex together", mutate: func(r *Rules) {
+			r.HoldWords = append(worstPatterns(0), `/(?:\w+\s*){0,100}\d{7}/`)
+		}, want: map[string]string{"hold_words": "patterns too complex together: 20"}},
+		{name: "patterns at the list limit", mutate: func(r *Rules) { r.HoldWords = worstPatterns(0) }},
+		{name: "a repeated pattern counts once", mutate: func(r *Rules) {
+			r.HoldWords = append(worstPatterns(0), worstPattern(0), " "+worstPattern(1))
+		}},
+		{name: "mode in any case, with spaces", mutate: func(r *Rules) { r.Mode = " HOLD_On_Hits " }},
+		{name: "blank mode", mutate: func(r *Rules) { r.Mode = "  " }, want: map[string]string{"mode": "one of"}},
+		{name: "action in any case, with spaces", mutate: func(r *Rules) { r.Actions[RuleHoneypot] = " Reject " }},
+		{name: "action key with spaces", mutate: func(r *Rules) { r.Actions = map[string]Action{" honeypot ": ActionReject} }},
+		{name: "action key given twice", mutate: func(r *Rules) { r.Actions[" honeypot"] = ActionReject },
+			want: map[string]string{"actions. honeypot": "given twice"}},
 		{name: "bad IP", mutate: func(r *Rules) { r.BlockedIPs = []string{"10.0.0.0/8", "10.0.0.300"} },
 			want: map[string]string{"blocked_ips[1]": "not an IP address or CIDR range"}},
 		{name: "bad CIDR", mutate: func(r *Rules) { r.BlockedIPs = []string{"10.0.0.0/33"} }, want: map[string]string{"blocked_ips[0]": "CIDR"}},
@@ -190,6 +207,17 @@ func TestParseJSON(t *testing.T) {
 			t.Errorf("ParseJSON:\n got %+v\nwant %+v", got, want)
 		}
 	})
+	t.Run("mode and actions in any case, with spaces", func(t *testing.T) {
+		for _, parse := range []func([]byte) (Rules, error){ParseJSON, ParseYAML} {
+			got, err := parse([]byte(`{"mode": " HOLD_ON_HITS ", "actions": {" honeypot ": " Reject "}}`))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if got.Mode != ModeHoldOnHits || got.Actions[RuleHoneypot] != ActionReject || len(got.Actions) != len(DefaultActions()) {
+				t.Errorf("mode %q, actions %v; want hold_on_hits, honeypot reject", got.Mode, got.Actions)
+			}
+		}
+	})
 	t.Run("explicit zero turns a rule off", func(t *testing.T) {
 		got, err := ParseJSON([]byte(`{"max_links": 0, "min_submit_seconds": 0}`))
 		if err != nil {
@@ -227,6 +255,8 @@ func TestParseJSON(t *testing.T) {
 		{"bad rate limit", `{"rate_limits": {"email": {"every": "0s", "burst": 0}}}`,
 			map[string]string{"rate_limits.email.every": "more than 0", "rate_limits.email.burst": "between 1"}},
 		{"bad mode", `{"mode": ""}`, map[string]string{"mode": "one of"}},
+		{"bad mode in capitals", `{"mode": " HOLD_NONE "}`, map[string]string{"mode": "one of"}},
+		{"action given twice", `{"actions": {"honeypot": "hold", " honeypot": "reject"}}`, map[string]string{"actions. honeypot": "given twice"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,19 +14,25 @@
 // # Word matching
 //
 // hold_words and block_words are matched against the name, email, website,
-// body, IP and user agent of a submission, as WordPress does. Text and
-// list entries are normalised the same way, so that a term matches however
-// it is disguised:
+// body, IP and user agent of a submission, as WordPress does, and against
+// the body as readers see it (Input.BodyText) too. Text and list entries
+// are normalised the same way, so that a term matches however it is
+// disguised:
 //
-//  1. Unicode NFKC (fullwidth ｖ, mathematical 𝐯, the Roman numeral Ⅴ and
-//     ligatures become plain letters); format characters (zero-width
-//     joiners and spaces, soft hyphens, bidi controls) and variation
-//     selectors are dropped, and so are combining marks after a Latin letter
-//     (v̶i̶a̶g̶r̶a̶); then lower case, with look-alike letters of other scripts
-//     and accented Latin letters folded to plain Latin (Cyrillic а and і,
-//     Greek ο and ν, small capital ᴀ, é). An RE2 pattern (/cas+ino/) is
-//     matched against this text, with its own literals and classes folded
-//     the same way, so /Casino/ and /казино/ work as written.
+//  1. Unicode NFKD (fullwidth ｖ, mathematical 𝐯, the Roman numeral Ⅴ and
+//     ligatures become plain letters, and accented letters their base and
+//     combining marks); format characters (zero-width joiners and spaces,
+//     soft hyphens, bidi controls), variation selectors and other
+//     default-ignorable code points are dropped, and so are combining marks
+//     after anything that folds to ASCII (é, ị, v̶i̶a̶g̶r̶a̶, 1̶); then lower
+//     case, with look-alike letters of other scripts folded to plain Latin
+//     (Cyrillic а and і, Greek ο and ν, Cherokee Ꮩ, small capital ᴀ, ø);
+//     then NFC, so that other scripts keep their marks and syllables. Blank
+//     look-alikes (Hangul fillers, the braille blank) are read both as
+//     nothing and as a space: "vi⠀agra" matches viagra and "buy⠀now" the
+//     phrase "buy now". An RE2 pattern (/cas+ino/) is matched against this
+//     text, with its own literals and classes folded the same way, so
+//     /Casino/ and /казино/ work as written.
 //  2. For words and phrases only, leetspeak is folded too: the digits
 //     0 1 3 4 5 7 become o i e a s t, and @ $ ! become a s i inside a word
 //     (v!agra, but not "viagra!"). Text with such a symbol is matched both
@@ -107,8 +113,8 @@ func (a Action) Status() comment.Status {
 const (
 	// RuleBlockedIP: the client IP is on blocked_ips or in a range there.
 	RuleBlockedIP = "blocked_ip"
-	// RuleBlockedEmail: the author's email, or its domain, is on
-	// blocked_emails.
+	// RuleBlockedEmail: the author's email (also with a +tag removed from
+	// its local part), or its domain, is on blocked_emails.
 	RuleBlockedEmail = "blocked_email"
 	// RuleBlockWords: a block_words entry matched.
 	RuleBlockWords = "block_words"
@@ -125,14 +131,16 @@ const (
 	RuleTokenExpired = "form_token_expired"
 	// RuleHoldWords: a hold_words entry matched.
 	RuleHoldWords = "hold_words"
-	// RuleMaxLinks: the body has max_links links or more.
+	// RuleMaxLinks: the body has max_links links or more (by CountLinks,
+	// or by Input.RenderedLinks when that is more).
 	RuleMaxLinks = "max_links"
 
 	// RuleMode is not configurable: the moderation mode held a comment that
 	// no rule held.
 	RuleMode = "moderation_mode"
 	// RuleTrusted is not configurable: the author is on trusted_emails, so
-	// holds were skipped.
+	// the holds of hold_words, max_links, the form-token rules and the
+	// moderation mode were skipped (see Engine.Evaluate).
 	RuleTrusted = "trusted_author"
 )
 

@@ -1,15 +1,20 @@
 // Package web holds the HTML templates and static assets commentd serves:
-// the no-JavaScript reply form pages, the demo article page and the
-// moderator web UI (admin_*.html, admin.css, admin.js).
+// the comment section embedded on article pages (thread.html, reply_form.html,
+// embed.js, embed.css), the no-JavaScript reply form pages, the demo article
+// page and the moderator web UI (admin_*.html, admin.css, admin.js).
 package web
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"strconv"
+	"time"
 )
 
 //go:embed templates/*.html
@@ -38,7 +43,8 @@ func Templates() (*template.Template, error) {
 		},
 		// trusted marks HTML that commentd rendered and sanitised itself
 		// (comment bodies); never use it on anything a client sent.
-		"trusted": func(s string) template.HTML { return template.HTML(s) },
+		"trusted":   func(s string) template.HTML { return template.HTML(s) },
+		"responses": Responses,
 	}).ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
@@ -110,4 +116,86 @@ type Form struct {
 	Action string // where the form posts
 	Values FormValues
 	Errors map[string]string // message per field name
+	// Embedded draws the parts of the form that only the comment section
+	// of an article page has: the reply-to line with its cancel link, the
+	// save-my-details checkbox (shown by embed.js, which alone can keep
+	// the details) and the status region the script announces through.
+	Embedded bool
+	// ReplyTo is the name of the author replied to, when Values.ParentID
+	// is set, and CancelURL the address that drops the reply.
+	ReplyTo   string
+	CancelURL string
+}
+
+// Thread is the data of the "thread" template: the comment section of an
+// article page (count heading, approved comments, reply form), as embedded
+// on the page or included in it by the site's server.
+type Thread struct {
+	Base     string // absolute URL of commentd ("" on its own pages)
+	Site     string
+	Page     string
+	Total    int
+	Comments []Comment
+	Form     Form
+	// Pending is the empty comment that embed.js clones to show a reader's
+	// own comment while it awaits moderation, so that the markup of a
+	// comment is written once, here.
+	Pending Comment
+}
+
+// Comment is one approved comment as the thread template draws it. Build it
+// only from a public view of a comment.
+type Comment struct {
+	ID      string
+	Name    string
+	Website string // an http(s) URL or empty: nothing else may become a link
+	// BodyHTML is rendered and sanitised by commentd; the template inserts
+	// it as HTML.
+	BodyHTML  string
+	CreatedAt time.Time
+	ReplyURL  string // the no-JavaScript "Reply" link; empty: no replies here
+	Pending   bool   // the reader's own comment, not yet approved
+	Replies   []Comment
+}
+
+// Responses words a comment count as the heading of a thread does: "No
+// Responses yet", "1 Response", "2 Responses".
+func Responses(n int) string {
+	switch n {
+	case 0:
+		return "No Responses yet"
+	case 1:
+		return "1 Response"
+	}
+	return strconv.Itoa(n) + " Responses"
+}
+
+// Script is the embed script with the names it is served under.
+type Script struct {
+	Body []byte
+	// File is a name that changes with the content ("embed.<hash>.js"),
+	// so that it can be cached for good.
+	File string
+	// Integrity is the Subresource Integrity value of Body
+	// ("sha384-<base64>").
+	Integrity string
+	// ETag is a strong validator of Body, quoted.
+	ETag string
+}
+
+// EmbedScript returns static/embed.js with its content-addressed name and
+// integrity value.
+func EmbedScript() (Script, error) {
+	b, err := fs.ReadFile(Static(), "embed.js")
+	if err != nil {
+		return Script{}, fmt.Errorf("read embed.js: %w", err)
+	}
+	sum := sha512.Sum384(b)
+	short := hex.EncodeToString(sum[:6])
+	return Script{
+		Body:      b,
+		File:      "embed." + short + ".js",
+		Integrity: "sha384-" + base64.StdEncoding.EncodeToString(sum[:]),
+		ETag:      `"` + short + `"`,
+	}, nil
 }
