@@ -168,7 +168,7 @@ func defaultRulesFor(site comment.Site) spam.Rules {
 	return r
 }
 
-// ErrRulesChanged: the rules were saved by someone else since the version
+// ErrRulesChanged means the rules were saved by someone else since the version
 // the caller read. It is also a comment.ErrConflict.
 var ErrRulesChanged = fmt.Errorf("rules changed since they were read: %w", comment.ErrConflict)
 
