@@ -458,6 +458,11 @@ func TestPrivacyOfPublicRoutes(t *testing.T) {
 		"/api/v1/sites/nosuch/comments?page=x",
 		"/api/v1/sites/demo/comments",
 		"/healthz", "/readyz", "/static/commentd.css",
+		"/sites/demo/thread?page=" + url.QueryEscape(page),
+		"/sites/demo/thread?page=" + url.QueryEscape(page) + "&replytocom=" + ids[0],
+		"/embed.js", "/embed.json?site=demo", "/static/embed.css",
+		"/api/v1/sites/demo/form-token?page=" + url.QueryEscape(page),
+		"/admin/login",
 	}
 	for _, p := range public {
 		bodies = append(bodies, in.call(t, "GET", p, nil, nil).body)
