@@ -675,11 +675,15 @@ func TestWidgetNeverInsertsServerHTML(t *testing.T) {
 	// javascript: website no link.
 	do(t, ctx, "tamper with the kept comment", chromedp.Evaluate[chromedp.Void](`localStorage.setItem('commentd:demo:`+article+`', JSON.stringify([{
 		id: 'planted', parent_id: null, name: '<img src=x onerror=__x("planted")>', website: 'javascript:__x("plantedhref")',
-		body_html: '<p>planted</p>', created_at: new Date().toISOString(), kept: Date.now() }]))`))
+		body_html: '<img src=x onerror=__x("plantedbody")>', text: '<img src=x onerror=__x("plantedtext")>',
+		created_at: new Date().toISOString(), kept: Date.now() }]))`))
 	do(t, ctx, "reload", chromedp.Reload(), enhanced(), chromedp.WaitVisible(chromedp.ID("comment-planted")))
 	check("planted pending comment")
 	if n := js[int](t, ctx, `document.querySelectorAll('#comment-planted .commentd-author a').length`); n != 0 {
 		t.Error("a javascript: website from localStorage became a link")
+	}
+	if text := js[string](t, ctx, `document.querySelector('#comment-planted .commentd-body').textContent`); !strings.Contains(text, "<img") {
+		t.Errorf("a pending comment from localStorage is not drawn as text: %q", text)
 	}
 
 	// The same comments on the demo page, enhanced in place.

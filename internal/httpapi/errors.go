@@ -57,6 +57,8 @@ func errorResponse(err error) (int, errorBody, time.Duration) {
 		}, time.Duration(secs) * time.Second
 	case errors.As(err, &berr):
 		return http.StatusBadRequest, errorBody{Error: berr.msg}, 0
+	case errors.Is(err, errForeignOrigin):
+		return http.StatusForbidden, errorBody{Error: "This site does not take comments from that page."}, 0
 	case errors.Is(err, errUnsupportedMedia):
 		return http.StatusUnsupportedMediaType, errorBody{Error: "Send the comment as JSON (application/json) or as a form (application/x-www-form-urlencoded)."}, 0
 	case errors.Is(err, comment.ErrNotFound):

@@ -53,6 +53,34 @@ func (r *submitRequest) values() web.FormValues {
 		Name: r.Name, Email: r.Email, Website: r.Website, Body: r.Body, FormToken: r.FormToken}
 }
 
+// errForeignOrigin refuses a submission that a browser sent from a page on
+// neither the site's origins nor this server.
+var errForeignOrigin = errors.New("submission from a foreign origin")
+
+// checkOrigin refuses a browser's submission from a page the site does not
+// own. CORS keeps foreign pages from reading answers, but a plain form post
+// or a simple request still arrives; without this check any web page could
+// make its visitors' browsers post comments. Requests without an Origin
+// (servers, command-line clients) are not browsers' and pass.
+func checkOrigin(c echo.Context, svc *moderation.Service) error {
+	origin := c.Request().Header.Get("Origin")
+	host := c.Request().Host
+	// This server's own pages (the form shown again with its errors); behind
+	// a proxy that ends TLS the browser's origin is https while the request
+	// here is plain http.
+	if origin == "" || origin == "http://"+host || origin == "https://"+host {
+		return nil
+	}
+	site, err := svc.Site(c.Request().Context(), c.Param("site"))
+	if err != nil {
+		return err
+	}
+	if !site.AllowsOrigin(origin) {
+		return errForeignOrigin
+	}
+	return nil
+}
+
 // handleFormToken answers a signed token for a page's reply form; sent back
 // with the submission, it shows how long the form was open.
 func handleFormToken(svc *moderation.Service, v *validator.Validate) echo.HandlerFunc {
@@ -199,6 +227,9 @@ func decodeForm(raw []byte, req *submitRequest) error {
 // the fields.
 func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := checkOrigin(c, svc); err != nil {
+			return err
+		}
 		req, err := decodeSubmit(c)
 		var verr *comment.ValidationError
 		if err == nil || errors.As(err, &verr) {

@@ -467,3 +467,31 @@ func TestDemoPageRunsOnlyOwnScript(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmissionFromForeignPageRefused(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	tests := []struct {
+		name, origin string
+		want         int
+	}{
+		{"no origin (a server)", "", 201},
+		{"the site's own page", "https://blog.example", 201},
+		{"this server's own page", s.URL, 201},
+		{"another site's page", "https://other.example", 403},
+		{"a stranger", "https://evil.example", 403},
+		{"an opaque origin", "null", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{}
+			if tt.origin != "" {
+				h["Origin"] = tt.origin
+			}
+			form := url.Values{"page": {"/p"}, "name": {"N"}, "email": {"n@example.org"}, "body": {"From " + tt.name}}
+			r := s.do(t, "POST", "/api/v1/sites/blog/comments", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), h)
+			if got := r.status; (got == 201 || got == 303) != (tt.want == 201) || (tt.want == 403 && got != 403) {
+				t.Errorf("status = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -75,7 +75,7 @@
   // The address of this page without the fragment and without a reply the
   // reader picked without JavaScript.
   function pageURL() {
-    var u = new URL(opts.pageUrl || location.href);
+    var u = new URL(opts.pageUrl || location.href, location.href);
     u.hash = '';
     u.searchParams.delete('replytocom');
     return u.href;
@@ -126,6 +126,8 @@
     var replyToName = form.querySelector('.commentd-reply-to');
     var button = form.querySelector('button[type=submit]');
     var save = form.querySelector('#commentd-save');
+    // Unticking forgets the saved details at once, not at the next post.
+    if (save) save.addEventListener('change', function () { if (!save.checked) keep(AUTHOR, null); });
     var busy = false;
 
     function say(text, isError) {
@@ -148,7 +150,10 @@
 
     // Draws a comment from its public view (the submit answer, or what was
     // kept of it) with the server's own markup, cloned from the template.
-    function draw(c, pending) {
+    // html is the body as commentd rendered and sanitised it, straight from
+    // its answer; comments recalled from this browser's storage have only
+    // their text, which is drawn as text.
+    function draw(c, pending, html) {
       var li = document.importNode(tpl.content, true).querySelector('.commentd-comment');
       li.id = 'comment-' + c.id;
       li.tabIndex = -1;
@@ -169,7 +174,15 @@
       // As the server writes it: "November 2, 2026 at 09:30" (UTC).
       time.textContent = d.toLocaleDateString('en-US', { month: 'long', day: 'numeric', year: 'numeric', timeZone: 'UTC' }) +
         ' at ' + d.toISOString().slice(11, 16);
-      li.querySelector('.commentd-body').innerHTML = String(c.body_html || ''); // rendered and sanitised by commentd
+      var body = li.querySelector('.commentd-body');
+      if (typeof html === 'string') {
+        body.innerHTML = html; // rendered and sanitised by commentd, never from storage
+      } else {
+        var p = document.createElement('p');
+        p.style.whiteSpace = 'pre-wrap';
+        p.textContent = String(c.text || '');
+        body.replaceChildren(p);
+      }
       if (!pending) {
         li.classList.remove('commentd-is-pending');
         li.querySelector('.commentd-pending').remove();
@@ -196,12 +209,13 @@
     // until the thread shows them approved (or for 30 days).
     function showPending() {
       var now = Date.now(), still = [];
-      (recall(pendingKey) || []).forEach(function (c) {
+      var list = recall(pendingKey);
+      (Array.isArray(list) ? list : []).forEach(function (c) {
         if (!c || !c.id || !(now - c.kept < KEEP_PENDING)) return;
         var shown = commentOf(c.id);
         if (shown && !shown.classList.contains('commentd-is-pending')) return; // approved
         still.push(c);
-        if (!shown) place(draw(c, true), c.parent_id);
+        if (!shown) place(draw(c, true, null), c.parent_id);
       });
       keep(pendingKey, still.length ? still : null);
     }
@@ -259,14 +273,20 @@
 
     function posted(answer) {
       var c = answer.comment, pending = answer.status !== 'approved';
+      // Only the text is kept, never HTML: what is recalled from storage is
+      // drawn as text.
       var kept = { id: c.id, parent_id: c.parent_id, name: c.author.name, website: c.author.website || '',
-        body_html: c.body_html, created_at: c.created_at, kept: Date.now() };
-      if (pending) keep(pendingKey, (recall(pendingKey) || []).concat([kept]));
+        text: f.body.value, created_at: c.created_at, kept: Date.now() };
+      var li = draw(kept, pending, String(c.body_html || ''));
+      place(li, kept.parent_id);
+      if (pending) {
+        var list = recall(pendingKey);
+        keep(pendingKey, (Array.isArray(list) ? list : []).concat([kept]));
+      }
       keep(AUTHOR, save.checked ? { name: f.name.value, email: f.email.value, website: f.website.value } : null);
+      // The typed text goes only once the comment is shown.
       f.body.value = '';
       if (f.parent_id.value) cancelReply(false);
-      var li = draw(kept, pending);
-      place(li, kept.parent_id);
       if (!pending) updateCount();
       say(answer.message || (pending ? 'Your comment is awaiting moderation.' : 'Your comment is published.'));
       li.focus();
