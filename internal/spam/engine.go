@@ -479,7 +479,7 @@ func (e *Engine) matchWords(in Input) [numLists]wordHits {
 		fieldName: in.Name, fieldEmail: in.Email, fieldWebsite: in.Website, fieldBody: in.Body,
 		fieldBodyText: in.BodyText, fieldIP: in.IP, fieldUserAgent: in.UserAgent,
 	}
-	if fields[fieldBodyText] == fields[fieldBody] {
+	if strings.TrimSpace(in.BodyText) == strings.TrimSpace(in.Body) {
 		fields[fieldBodyText] = "" // a plain-text comment; nothing new to read
 	}
 	for fi, raw := range fields {
