@@ -72,7 +72,8 @@ type AccountStore interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// UserByID returns the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
-	// SetPassword replaces the user's password hash. ErrNotFound if no user.
+	// SetPassword replaces the user's password hash and ends all the user's
+	// sessions, in one transaction. ErrNotFound if no user.
 	SetPassword(ctx context.Context, userID, hash string) error
 
 	// SetGrant gives the user the role on the site, replacing any role the

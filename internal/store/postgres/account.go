@@ -61,14 +61,19 @@ func (s *Store) UserByID(ctx context.Context, id string) (comment.User, error) {
 	return u, nil
 }
 
-// SetPassword replaces the user's password hash, or returns an error
-// wrapping comment.ErrNotFound if there is no such user.
+// SetPassword replaces the user's password hash and ends the user's
+// sessions, or returns an error wrapping comment.ErrNotFound if there is no
+// such user.
 func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 	if !storable(userID) {
 		return fmt.Errorf("set password of user %q: %w", userID, comment.ErrNotFound)
 	}
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		return affectedOne(tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID))
+		if err := affectedOne(tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set password of user %s: %w", userID, err)

@@ -61,12 +61,17 @@ func (s *Store) UserByID(ctx context.Context, id string) (comment.User, error) {
 	return u, nil
 }
 
-// SetPassword replaces the user's password hash, or returns an error
-// wrapping comment.ErrNotFound if there is no such user.
+// SetPassword replaces the user's password hash and ends the user's
+// sessions, or returns an error wrapping comment.ErrNotFound if there is no
+// such user.
 func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
-		return affectedOne(res, err)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		return mapErr(err)
 	})
 	if err != nil {
 		return fmt.Errorf("set password of user %s: %w", userID, err)

@@ -128,6 +128,24 @@ func testUsers(t *testing.T, s comment.Store) {
 		if other, err := s.UserByID(ctx, noPassword.ID); err != nil || other.PasswordHash != "" {
 			t.Errorf("other user after SetPassword = %+v, %v; want unchanged", other, err)
 		}
+		// A new password ends the user's sessions, and only theirs.
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		mine := comment.Session{Hash: "pw-" + newID(), UserID: ada.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		theirs := comment.Session{Hash: "pw-" + newID(), UserID: noPassword.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		for _, ss := range []comment.Session{mine, theirs} {
+			if err := s.CreateSession(ctx, ss); err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
+		}
+		if err := s.SetPassword(ctx, ada.ID, "$argon2id$newer"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SessionByHash(ctx, mine.Hash); !errors.Is(err, comment.ErrNotFound) {
+			t.Errorf("session after a new password: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.SessionByHash(ctx, theirs.Hash); err != nil {
+			t.Errorf("another user's session after SetPassword: %v", err)
+		}
 		if err := s.SetPassword(ctx, newID(), "x"); !errors.Is(err, comment.ErrNotFound) {
 			t.Errorf("SetPassword(unknown user) error = %v, want ErrNotFound", err)
 		}
