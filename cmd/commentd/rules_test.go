@@ -37,14 +37,7 @@ func (in *instance) putRules(t *testing.T, site string, doc rulesDoc) result {
 // TestRulesDecideStatus sets rules through the API and watches submissions
 // land in the right status with the right reasons, on both stores.
 func TestRulesDecideStatus(t *testing.T) {
-	stores := []struct {
-		name string
-		db   func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
-		{"postgres", pgSchemaURL},
-	}
-	for _, st := range stores {
+	for _, st := range databases() {
 		t.Run(st.name, func(t *testing.T) {
 			site := testenv.UniqueName("s")
 			in := start(t, setup{yaml: strings.Replace(siteYAML(site, ""), "burst: 3", "burst: 100", 1), env: map[string]string{

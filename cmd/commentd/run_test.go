@@ -239,14 +239,7 @@ func pgSchemaURL(t *testing.T) string {
 // TestLeaveAReplyPath walks the whole path over HTTP on both stores: a bad
 // submission, a good one held, approval, a nested reply, a form post.
 func TestLeaveAReplyPath(t *testing.T) {
-	stores := []struct {
-		name string
-		db   func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
-		{"postgres", pgSchemaURL},
-	}
-	for _, st := range stores {
+	for _, st := range databases() {
 		t.Run(st.name, func(t *testing.T) {
 			site := testenv.UniqueName("s")
 			in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{
@@ -511,6 +504,42 @@ func TestPrivacyOfPublicRoutes(t *testing.T) {
 	}
 }
 
+// holdWriteLock takes SQLite's write lock on the file from another
+// connection, as a long write transaction would, and returns that connection
+// (ROLLBACK releases the lock). The connection closes at the end of the test.
+func holdWriteLock(t *testing.T, dbPath string) *sql.Conn {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// databases are the two stores end-to-end tests run on: a fresh SQLite file
+// and a fresh PostgreSQL schema.
+func databases() []struct {
+	name string
+	db   func(t *testing.T) string
+} {
+	return []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
+		{"postgres", pgSchemaURL},
+	}
+}
+
 // TestDatabaseLocked: when another connection holds SQLite's write lock for
 // longer than the busy timeout, a submission gets 503 and Retry-After, never
 // a 201, and succeeds once the lock is gone.
@@ -518,20 +547,8 @@ func TestDatabaseLocked(t *testing.T) {
 	site := testenv.UniqueName("s")
 	dbPath := filepath.Join(t.TempDir(), "c.db")
 	in := start(t, setup{yaml: siteYAML(site, "sqlite_busy_timeout: 150ms\n"), env: map[string]string{"COMMENTD_DATABASE_URL": dbPath}})
-	db, err := sql.Open("sqlite", "file:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	conn := holdWriteLock(t, dbPath)
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
 	body := map[string]any{"page": "/p", "name": "N", "email": "n@example.org", "body": "x"}
 	r := in.post(t, site, body, nil)
 	if r.status != 503 || r.header.Get("Retry-After") == "" {
@@ -583,20 +600,8 @@ func TestGracefulShutdown(t *testing.T) {
 	site := testenv.UniqueName("s")
 	dbPath := filepath.Join(t.TempDir(), "c.db")
 	in := start(t, setup{yaml: siteYAML(site, "sqlite_busy_timeout: 10s\n"), env: map[string]string{"COMMENTD_DATABASE_URL": dbPath}})
-	db, err := sql.Open("sqlite", "file:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	conn := holdWriteLock(t, dbPath)
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
 	type outcome struct {
 		status int
 		err    error
@@ -628,7 +633,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("run after shutdown: %v", *in.err)
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM comments WHERE body = 'in flight'").Scan(&n); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM comments WHERE body = 'in flight'").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
@@ -643,14 +648,7 @@ func TestGracefulShutdown(t *testing.T) {
 // (invalid UTF-8, NUL, odd ids and cursors, a body cut short) and expects a
 // clear 4xx or an accepted comment, never a 500, on SQLite and PostgreSQL.
 func TestHostileInputOnBothStores(t *testing.T) {
-	stores := []struct {
-		name string
-		db   func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "c.db") }},
-		{"postgres", pgSchemaURL},
-	}
-	for _, st := range stores {
+	for _, st := range databases() {
 		t.Run(st.name, func(t *testing.T) {
 			site := testenv.UniqueName("s")
 			in := start(t, setup{yaml: strings.Replace(siteYAML(site, ""), "burst: 3", "burst: 1000", 1), env: map[string]string{"COMMENTD_DATABASE_URL": st.db(t)}})

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -158,13 +157,9 @@ func decodeSubmit(c echo.Context) (submitRequest, error) {
 	if mt != echo.MIMEApplicationJSON && mt != echo.MIMEApplicationForm {
 		return req, errUnsupportedMedia
 	}
-	raw, err := io.ReadAll(c.Request().Body)
+	raw, err := readBody(c)
 	if err != nil {
-		var herr *echo.HTTPError
-		if errors.As(err, &herr) {
-			return req, err // the body limit's 413
-		}
-		return req, &badRequest{msg: "The request body could not be read completely."}
+		return req, err
 	}
 	if mt == echo.MIMEApplicationForm {
 		return req, decodeForm(raw, &req)
