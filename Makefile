@@ -8,7 +8,7 @@ BIN       := bin/commentd
 STATICCHECK        := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 STATICCHECK_CHECKS := all
 
-.PHONY: run test bench lint build services clean
+.PHONY: run test bench loadtest lint build services clean
 
 ## run: start commentd on 127.0.0.1:8080 with SQLite in ./data and config/commentd.yaml
 run:
@@ -21,6 +21,12 @@ test:
 ## bench: Go benchmarks of the submit path, the thread read and their parts
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## loadtest: commentd against a bare Echo baseline under vegeta, with a
+## durability check (docs/performance.md); a scale run passes flags, e.g.
+## make loadtest LOADTEST_FLAGS='-pages 10000 -comments 1000000 -pending 100000 -store postgres -queue'
+loadtest:
+	$(GO) run ./cmd/commentd-loadtest -go $(GO) $(LOADTEST_FLAGS)
 
 ## lint: formatting, vet and staticcheck
 lint:

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/commentd/commentd/internal/ratelimit"
 	"github.com/commentd/commentd/internal/store/postgres"
 	"github.com/commentd/commentd/internal/store/sqlite"
+	"github.com/commentd/commentd/internal/threadcache"
 )
 
 const usage = `usage: commentd <command> [flags]
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return accountCommand(ctx, cmd, args, e)
 	case "rules export", "rules import":
 		return rulesCommand(ctx, cmd, args, e)
+	case "seed":
+		return seedCommand(ctx, args, e)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -106,7 +110,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logOut := newLogBuffer(stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -138,16 +144,20 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
+	threads := newThreadCache(cfg, rdb, bus, log, registry)
 	svc := moderation.New(moderation.Deps{
-		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Logger: log,
+		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Threads: threads, Logger: log,
 	})
 	go svc.Run(ctx) // drops cached rules when another instance changes them
+	if threads != nil {
+		go threads.Run(ctx) // drops cached threads that other instances changed
+	}
 	accounts, err := account.New(account.Deps{Store: store, Limiter: limiter, Static: tokens, SessionTTL: cfg.SessionTTL, Logger: log})
 	if err != nil {
 		return err
 	}
 	stopStreams := make(chan struct{})
-	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus}, httpapi.Options{
+	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, httpapi.Options{
 		Stop:           stopStreams,
 		PublicURL:      cfg.PublicURL,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
@@ -155,9 +165,18 @@ func serve(ctx context.Context, args []string, e env) error {
 		Logger:         log,
 		Ready:          readiness(store, rdb),
 		Metrics:        promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+		SharedMaxAge:   cfg.Cache.SharedMaxAge,
 	})
 	if err != nil {
 		return err
+	}
+
+	if cfg.DebugListen != "" {
+		stopDebug, err := serveDebug(cfg.DebugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -194,6 +213,51 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveDebug serves the profiler on its own address until the returned
+// function is called.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
+
+// newThreadCache returns the cache of public threads, or nil when
+// cache.max_bytes is 0. rdb may be nil (one instance, no Redis).
+func newThreadCache(cfg config.Config, rdb redis.UniversalClient, bus events.Bus, log *slog.Logger, reg prometheus.Registerer) *threadcache.Cache {
+	if cfg.Cache.MaxBytes == 0 {
+		return nil
+	}
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "commentd_thread_cache_lookups_total",
+		Help: "Lookups of public threads and counts in the in-memory cache, by result (hit or miss).",
+	}, []string{"result"})
+	reg.MustRegister(lookups)
+	opt := threadcache.Options{
+		MaxBytes:     cfg.Cache.MaxBytes,
+		MaxAge:       cfg.Cache.MaxAge,
+		PollInterval: cfg.Cache.VersionPoll,
+		Bus:          bus,
+		Hits:         lookups.WithLabelValues("hit"),
+		Misses:       lookups.WithLabelValues("miss"),
+		Logger:       log,
+	}
+	if rdb != nil {
+		opt.Redis = rdb
+	}
+	return threadcache.New(opt)
 }
 
 func openStore(ctx context.Context, cfg config.Config) (comment.Store, error) {

@@ -28,16 +28,20 @@ import (
 
 // Config is the whole configuration of one commentd instance.
 type Config struct {
-	Listen            string        `koanf:"listen" validate:"required,listenaddr"`
-	PublicURL         string        `koanf:"public_url" validate:"omitempty,http_url"`
-	DatabaseURL       string        `koanf:"database_url" validate:"required"`
-	RedisURL          string        `koanf:"redis_url"`
-	Secret            string        `koanf:"secret"`
-	AdminToken        string        `koanf:"admin_token" validate:"omitempty,min=16"`
-	TrustedProxies    []string      `koanf:"trusted_proxies" validate:"dive,cidr"`
+	Listen         string   `koanf:"listen" validate:"required,listenaddr"`
+	PublicURL      string   `koanf:"public_url" validate:"omitempty,http_url"`
+	DatabaseURL    string   `koanf:"database_url" validate:"required"`
+	RedisURL       string   `koanf:"redis_url"`
+	Secret         string   `koanf:"secret"`
+	AdminToken     string   `koanf:"admin_token" validate:"omitempty,min=16"`
+	TrustedProxies []string `koanf:"trusted_proxies" validate:"dive,cidr"`
+	// DebugListen, if set, is a separate address serving Go's profiler
+	// (/debug/pprof/); never expose it publicly.
+	DebugListen       string        `koanf:"debug_listen" validate:"omitempty,listenaddr"`
 	SQLiteBusyTimeout time.Duration `koanf:"sqlite_busy_timeout" validate:"gte=0"`
 	SessionTTL        time.Duration `koanf:"session_ttl" validate:"gt=0"`
 	HTTP              HTTP          `koanf:"http"`
+	Cache             Cache         `koanf:"cache"`
 	RateLimit         RateLimit     `koanf:"rate_limit"`
 	Sites             []Site        `koanf:"sites" validate:"dive"`
 	Tokens            []Token       `koanf:"tokens" validate:"dive"`
@@ -50,6 +54,21 @@ type HTTP struct {
 	WriteTimeout      time.Duration `koanf:"write_timeout" validate:"gt=0"`
 	IdleTimeout       time.Duration `koanf:"idle_timeout" validate:"gt=0"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" validate:"gt=0"`
+}
+
+// Cache tunes the in-memory cache of public threads and counts.
+type Cache struct {
+	// MaxBytes bounds the memory the cached threads take; 0 turns the
+	// cache off.
+	MaxBytes int64 `koanf:"max_bytes" validate:"gte=0"`
+	// MaxAge is the longest a cached thread is served without a reload.
+	MaxAge time.Duration `koanf:"max_age" validate:"gt=0"`
+	// VersionPoll is how often the per-site change counters are read from
+	// Redis (the bound on staleness when an invalidation message is lost).
+	VersionPoll time.Duration `koanf:"version_poll" validate:"gt=0"`
+	// SharedMaxAge is the s-maxage of thread and count answers: how long a
+	// CDN may serve them without asking again. 0: it must ask each time.
+	SharedMaxAge time.Duration `koanf:"shared_max_age" validate:"gte=0"`
 }
 
 // RateLimit is a burst followed by one comment per Every.
@@ -84,6 +103,7 @@ func envKeys() map[string]string {
 		"COMMENTD_SECRET":          "secret",
 		"COMMENTD_ADMIN_TOKEN":     "admin_token",
 		"COMMENTD_TRUSTED_PROXIES": "trusted_proxies",
+		"COMMENTD_DEBUG_LISTEN":    "debug_listen",
 	}
 }
 

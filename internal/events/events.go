@@ -23,19 +23,27 @@ const (
 	// TypeRulesChanged: a site's spam rules or lists changed; instances drop
 	// their cached copy. CommentID and Status are empty.
 	TypeRulesChanged = "rules.changed"
+	// TypeThreadChanged: the public thread of a page changed; instances
+	// drop their cached copy. Page names it and Version is the site's
+	// thread version after the change (0 when it could not be counted).
+	TypeThreadChanged = "thread.changed"
 )
 
 // Event is one moderation event. It names the comment and never carries
 // personal data (no author, email, IP or body), so it may be sent to any
 // moderator of the site and through Redis as is.
 type Event struct {
-	// Type is TypeHeld, TypeChanged or TypeRulesChanged.
+	// Type is TypeHeld, TypeChanged, TypeRulesChanged or TypeThreadChanged.
 	Type string `json:"type"`
 	// SiteID is the site the comment belongs to.
 	SiteID    string `json:"site"`
 	CommentID string `json:"comment_id"`
 	// Status is the comment's status after the event.
 	Status string `json:"status"`
+	// Page is the page key, for TypeThreadChanged.
+	Page string `json:"page,omitempty"`
+	// Version is the site's thread version, for TypeThreadChanged.
+	Version int64 `json:"version,omitempty"`
 	// At is when it happened, as set by the publisher.
 	At time.Time `json:"at"`
 }

@@ -19,11 +19,13 @@ import (
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/ratelimit"
 	"github.com/commentd/commentd/internal/store/sqlite"
+	"github.com/commentd/commentd/internal/threadcache"
 )
 
 // benchHandler is the real handler over SQLite (WAL, synchronous=FULL) with
-// the in-process limiter set so loose that it never refuses.
-func benchHandler(b *testing.B) (http.Handler, *moderation.Service) {
+// the in-process limiter set so loose that it never refuses, and the thread
+// cache if cached is set.
+func benchHandler(b *testing.B, cached bool) (http.Handler, *moderation.Service) {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
@@ -34,12 +36,17 @@ func benchHandler(b *testing.B) (http.Handler, *moderation.Service) {
 	if err := st.UpsertSite(ctx, comment.Site{ID: "blog", Name: "Blog", RateLimit: comment.RateLimit{Every: time.Millisecond, Burst: 1 << 30}}); err != nil {
 		b.Fatal(err)
 	}
-	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
+	bus := events.NewLocal()
+	var threads *threadcache.Cache
+	if cached {
+		threads = threadcache.New(threadcache.Options{Bus: bus})
+	}
+	svc := moderation.New(moderation.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k"), Threads: threads})
 	accounts, err := account.New(account.Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Static: auth.NewTokens(auth.AdminToken(testAdminToken))})
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: events.NewLocal()}, Options{})
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +56,7 @@ func benchHandler(b *testing.B) (http.Handler, *moderation.Service) {
 // BenchmarkSubmit measures one JSON submission through the whole handler:
 // decode, validate, limit, render, commit.
 func BenchmarkSubmit(b *testing.B) {
-	h, _ := benchHandler(b)
+	h, _ := benchHandler(b, true)
 	// Each comment differs in its last words: a repeat would be refused as a
 	// duplicate.
 	head, _ := json.Marshal(map[string]string{
@@ -72,17 +79,21 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
-// BenchmarkThread measures reading a page of 10 approved comments (two of
-// them replies) as JSON.
-func BenchmarkThread(b *testing.B) {
-	h, svc := benchHandler(b)
+// threadHandler serves a page "/p" of 10 approved comments (two of them
+// replies), and pages "/q0".."/q19" of one comment each.
+func threadHandler(b *testing.B, cached bool) http.Handler {
+	b.Helper()
+	h, svc := benchHandler(b, cached)
 	ctx := context.Background()
 	admin := comment.Principal{Name: "admin", Admin: true}
 	parent := ""
-	for i := range 10 {
+	for i := range 30 {
 		sub := moderation.Submission{SiteID: "blog", PageKey: "/p", Name: fmt.Sprintf("Reader %d", i), Email: "r@example.org",
 			Body: fmt.Sprintf("Comment %d, of ordinary length, with *some* emphasis and a [link](https://example.org/).", i), IP: "10.0.0.1"}
-		if i%4 == 3 {
+		switch {
+		case i >= 10:
+			sub.PageKey = fmt.Sprintf("/q%d", i-10)
+		case i%4 == 3:
 			sub.ParentID = parent
 		}
 		rec, err := svc.Submit(ctx, sub)
@@ -94,14 +105,63 @@ func BenchmarkThread(b *testing.B) {
 		}
 		parent = rec.Comment.ID
 	}
+	return h
+}
+
+// get runs one GET through h and fails unless it answers want.
+func get(b *testing.B, h http.Handler, target, ifNoneMatch string, want int) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if ifNoneMatch != "" {
+		req.Header.Set("If-None-Match", ifNoneMatch)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != want {
+		b.Fatalf("GET %s: status %d, want %d", target, rec.Code, want)
+	}
+	return rec
+}
+
+// BenchmarkThread measures reading a page of 10 approved comments as JSON,
+// as served (from the cache).
+func BenchmarkThread(b *testing.B) {
+	h := threadHandler(b, true)
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodGet, "/api/v1/sites/blog/comments?page=/p", nil)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
-		}
+		get(b, h, "/api/v1/sites/blog/comments?page=/p", "", http.StatusOK)
+	}
+}
+
+// BenchmarkThreadUncached is BenchmarkThread with every read going to the
+// database: what a cache miss costs.
+func BenchmarkThreadUncached(b *testing.B) {
+	h := threadHandler(b, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		get(b, h, "/api/v1/sites/blog/comments?page=/p", "", http.StatusOK)
+	}
+}
+
+// BenchmarkThreadRevalidated measures a read whose If-None-Match names the
+// current ETag (304).
+func BenchmarkThreadRevalidated(b *testing.B) {
+	h := threadHandler(b, true)
+	tag := get(b, h, "/api/v1/sites/blog/comments?page=/p", "", http.StatusOK).Header().Get("ETag")
+	b.ReportAllocs()
+	for b.Loop() {
+		get(b, h, "/api/v1/sites/blog/comments?page=/p", tag, http.StatusNotModified)
+	}
+}
+
+// BenchmarkCounts measures the counts of 20 pages in one request.
+func BenchmarkCounts(b *testing.B) {
+	h := threadHandler(b, true)
+	target := "/api/v1/sites/blog/counts?page=/q0"
+	for i := 1; i < 20; i++ {
+		target += fmt.Sprintf("&page=/q%d", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		get(b, h, target, "", http.StatusOK)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // addRoutes lists every route the service answers.
 func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer, opt Options) {
 	svc, accounts := d.Moderation, d.Accounts
+	reads := newThreads(svc, d.Threads, opt.SharedMaxAge)
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(opt.Logger))
 	e.Use(recoverer(opt.Logger))
@@ -32,8 +33,8 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Public API: no authentication, CORS for each site's own origins.
 	public := e.Group("/api/v1/sites/:site", siteCORS(svc))
 	public.POST("/comments", handleSubmit(svc, v, pages))
-	getHead(public, "/comments", handleThread(svc, v))
-	getHead(public, "/counts", handleCounts(svc, v))
+	getHead(public, "/comments", handleThread(reads, v))
+	getHead(public, "/counts", handleCounts(reads, v))
 	public.GET("/form-token", handleFormToken(svc, v))
 	public.OPTIONS("/form-token", handlePreflight())
 	public.OPTIONS("/comments", handlePreflight())
@@ -43,7 +44,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// (CORS for the site's origins, like the API) and the script that
 	// enhances or fetches it, under a stable and a content-addressed name.
 	section := e.Group("/sites/:site", siteCORS(svc))
-	getHead(section, "/thread", handleThreadSection(svc, v, pages, opt.PublicURL))
+	getHead(section, "/thread", handleThreadSection(svc, reads, v, pages, opt.PublicURL))
 	section.OPTIONS("/thread", handlePreflight())
 	getHead(e, "/embed.js", handleEmbedScript(pages.script, false))
 	getHead(e, "/embed.:name", handleEmbedScript(pages.script, true))
@@ -106,8 +107,8 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })
 	demo := e.Group("/demo", allowOwnScripts())
-	getHead(demo, "/", handleDemo(svc, pages))
-	getHead(demo, "/:article/", handleDemo(svc, pages))
+	getHead(demo, "/", handleDemo(svc, reads, pages))
+	getHead(demo, "/:article/", handleDemo(svc, reads, pages))
 	getHead(e, "/static/*", echo.WrapHandler(staticFiles(24*time.Hour)))
 }
 

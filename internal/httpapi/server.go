@@ -17,6 +17,7 @@ import (
 
 	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/threadcache"
 	"github.com/commentd/commentd/internal/web"
 )
 
@@ -25,6 +26,9 @@ type Deps struct {
 	Moderation *moderation.Service
 	Accounts   *account.Service
 	Events     Subscriber
+	// Threads caches public threads and counts; nil: every read goes to
+	// the database.
+	Threads *threadcache.Cache
 }
 
 // ReadinessCheck reports, per dependency name ("database", "redis"), whether
@@ -54,6 +58,9 @@ type Options struct {
 	// embed: the comment section's form action and stylesheet, the script
 	// tag of /embed.json. Empty: the scheme and Host of each request.
 	PublicURL string
+	// SharedMaxAge is how long shared caches (a CDN) may keep thread and
+	// count answers (s-maxage); 0: they must revalidate every time.
+	SharedMaxAge time.Duration
 }
 
 // NewServer returns the HTTP handler for the whole service.

@@ -24,6 +24,7 @@ import (
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/ratelimit"
 	"github.com/commentd/commentd/internal/store/sqlite"
+	"github.com/commentd/commentd/internal/threadcache"
 )
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -65,13 +66,16 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	}
 	bus := events.NewLocal()
 	limiter := ratelimit.NewLocal(time.Now)
-	svc := moderation.New(moderation.Deps{Store: st, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: []byte("k"), Events: bus})
+	// The thread cache is on, as in the service, so that every test that
+	// reads a thread after a change also checks that the change dropped it.
+	threads := threadcache.New(threadcache.Options{Bus: bus})
+	svc := moderation.New(moderation.Deps{Store: st, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: []byte("k"), Events: bus, Threads: threads})
 	tokens := append([]auth.Token{auth.AdminToken(testAdminToken)}, o.tokens...)
 	accounts, err := account.New(account.Deps{Store: st, Limiter: limiter, Static: auth.NewTokens(tokens...)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ const respondAnchor = "commentd-respond"
 // reply form with a fresh form token, posting to this server's classic form
 // endpoint, so that it works without JavaScript. base is this server's
 // public URL, or "" to derive it from each request.
-func handleThreadSection(svc *moderation.Service, v *validator.Validate, pages *pageRenderer, base string) echo.HandlerFunc {
+func handleThreadSection(svc *moderation.Service, reads *threads, v *validator.Validate, pages *pageRenderer, base string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		q := sectionQuery{
 			Page:      strings.TrimSpace(c.QueryParam("page")),
@@ -50,7 +50,7 @@ func handleThreadSection(svc *moderation.Service, v *validator.Validate, pages *
 		if err := check(v, &q); err != nil {
 			return err
 		}
-		section, err := threadSection(c.Request().Context(), svc, c.Param("site"), q, baseURL(c, base))
+		section, err := threadSection(c.Request().Context(), svc, reads, c.Param("site"), q, baseURL(c, base))
 		if err != nil {
 			return err
 		}
@@ -64,15 +64,16 @@ func handleThreadSection(svc *moderation.Service, v *validator.Validate, pages *
 // form's action and the stylesheet: "" on commentd's own pages, the public
 // URL of commentd in a fragment for other sites. Errors:
 // comment.ErrNotFound for an unknown site.
-func threadSection(ctx context.Context, svc *moderation.Service, siteID string, q sectionQuery, base string) (web.Thread, error) {
+func threadSection(ctx context.Context, svc *moderation.Service, reads *threads, siteID string, q sectionQuery, base string) (web.Thread, error) {
 	site, err := svc.Site(ctx, siteID)
 	if err != nil {
 		return web.Thread{}, fmt.Errorf("site %q: %w", siteID, err)
 	}
-	t, err := svc.Thread(ctx, siteID, q.Page)
+	e, err := reads.thread(ctx, siteID, q.Page)
 	if err != nil {
 		return web.Thread{}, err
 	}
+	t := e.Thread
 	token, err := svc.FormToken(ctx, siteID, q.Page)
 	if err != nil {
 		return web.Thread{}, err

@@ -242,6 +242,9 @@ func (s *Service) Act(ctx context.Context, p comment.Principal, id string, a Act
 	if err != nil {
 		return comment.Comment{}, fmt.Errorf("%s comment %s: %w", a, id, err)
 	}
+	// Whatever this call found, the comment may have moved in or out of
+	// the approved status since it was read (another moderator at once).
+	s.pageChanged(ctx, c.SiteID, c.PageKey)
 	// Only the call whose change was written announces it: of several
 	// moderators approving at once, one wrote (its time is the comment's
 	// update time) and the others found it approved already.
@@ -387,6 +390,7 @@ func (s *Service) Edit(ctx context.Context, p comment.Principal, id string, e Ed
 	if err != nil {
 		return comment.Comment{}, fmt.Errorf("edit comment %s: %w", id, err)
 	}
+	s.pageChanged(ctx, c.SiteID, c.PageKey)
 	s.publish(ctx, events.Event{Type: events.TypeChanged, SiteID: c.SiteID, CommentID: c.ID, Status: string(updated.Status), At: s.clock()})
 	return updated, nil
 }

@@ -13,7 +13,7 @@ import (
 // approved is shown at the top level rather than hidden. It returns
 // comment.ErrNotFound for an unknown site; an unknown page is an empty thread.
 func (s *Service) Thread(ctx context.Context, siteID, pageKey string) (comment.Thread, error) {
-	if _, err := s.store.Site(ctx, siteID); err != nil {
+	if _, err := s.site(ctx, siteID); err != nil {
 		return comment.Thread{}, fmt.Errorf("thread of site %q: %w", siteID, err)
 	}
 	list, err := s.store.Approved(ctx, siteID, pageKey)
@@ -44,7 +44,7 @@ func buildThread(pageKey string, list []comment.Comment) comment.Thread {
 // Counts returns the number of approved comments of each page in pageKeys,
 // zero included. It returns comment.ErrNotFound for an unknown site.
 func (s *Service) Counts(ctx context.Context, siteID string, pageKeys []string) (map[string]int, error) {
-	if _, err := s.store.Site(ctx, siteID); err != nil {
+	if _, err := s.site(ctx, siteID); err != nil {
 		return nil, fmt.Errorf("counts of site %q: %w", siteID, err)
 	}
 	counts, err := s.store.CountApproved(ctx, siteID, pageKeys)
@@ -60,7 +60,7 @@ func (s *Service) Counts(ctx context.Context, siteID string, pageKeys []string) 
 
 // Site returns the site with id, or comment.ErrNotFound.
 func (s *Service) Site(ctx context.Context, id string) (comment.Site, error) {
-	return s.store.Site(ctx, id)
+	return s.site(ctx, id)
 }
 
 // SitesFor returns the sites p may moderate, ordered by id: every site for

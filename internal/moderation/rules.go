@@ -313,7 +313,7 @@ func (s *Service) spamInput(ctx context.Context, site comment.Site, rules spam.R
 // back with the submission (it proves when the form was shown). Errors:
 // comment.ErrNotFound for an unknown site.
 func (s *Service) FormToken(ctx context.Context, siteID, pageKey string) (string, error) {
-	if _, err := s.store.Site(ctx, siteID); err != nil {
+	if _, err := s.site(ctx, siteID); err != nil {
 		return "", fmt.Errorf("site %q: %w", siteID, err)
 	}
 	return spam.NewToken(s.secret, siteID, pageKey, s.now()), nil

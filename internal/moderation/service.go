@@ -13,15 +13,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/events"
 	"github.com/commentd/commentd/internal/ratelimit"
 )
 
-// Limiter decides whether one more submission under key fits lim.
+// Limiter decides whether one more submission fits the limits.
 // ratelimit.Redis and ratelimit.Local satisfy it.
 type Limiter interface {
 	Allow(ctx context.Context, key string, lim comment.RateLimit) (ratelimit.Decision, error)
+	// AllowChain charges several buckets in order, stopping at the first
+	// that refuses.
+	AllowChain(ctx context.Context, checks []ratelimit.Check) (ratelimit.Refusal, error)
 }
 
 // Renderer turns a comment's Markdown source into safe HTML.
@@ -37,18 +42,25 @@ type Bus interface {
 	Subscribe() (<-chan events.Event, func())
 }
 
+// Threads is told about every change that may alter a page's public thread,
+// after it is committed. *threadcache.Cache satisfies it.
+type Threads interface {
+	Changed(ctx context.Context, siteID, pageKey string)
+}
+
 // Deps are the parts a Service is built from. All are required except
-// Events, Logger and Now.
+// Events, Threads, Logger and Now.
 type Deps struct {
 	Store    comment.Store
 	Limiter  Limiter
 	Renderer Renderer
 	// Secret keys the HMAC that turns email addresses into rate-limit keys,
 	// so that Redis never holds an address in the clear.
-	Secret []byte
-	Events Bus
-	Now    func() time.Time
-	Logger *slog.Logger
+	Secret  []byte
+	Events  Bus
+	Threads Threads
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Service runs the submission, reading and moderation use cases.
@@ -58,6 +70,8 @@ type Service struct {
 	render  Renderer
 	secret  []byte
 	events  Bus
+	threads Threads
+	sites   *otter.Cache[string, comment.Site]
 	rules   rulesCache
 	now     func() time.Time
 	log     *slog.Logger
@@ -65,14 +79,40 @@ type Service struct {
 
 // New returns a Service using d.
 func New(d Deps) *Service {
-	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, events: d.Events, now: d.Now, log: d.Logger}
+	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, events: d.Events, threads: d.Threads, now: d.Now, log: d.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.sites = otter.Must(&otter.Options[string, comment.Site]{
+		MaximumSize:      maxCachedSites,
+		ExpiryCalculator: otter.ExpiryWriting[string, comment.Site](siteTTL),
+	})
 	return s
+}
+
+// Sites are read on every public request but change only when an instance
+// starts with a new configuration, so each is kept for siteTTL.
+const (
+	siteTTL        = 10 * time.Second
+	maxCachedSites = 4096
+)
+
+// site returns the site with id, from memory when read in the last siteTTL.
+// Errors: comment.ErrNotFound (never cached, so a site declared by another
+// instance is found at once).
+func (s *Service) site(ctx context.Context, id string) (comment.Site, error) {
+	if site, ok := s.sites.GetIfPresent(id); ok {
+		return site, nil
+	}
+	site, err := s.store.Site(ctx, id)
+	if err != nil {
+		return comment.Site{}, err
+	}
+	s.sites.Set(id, site)
+	return site, nil
 }
 
 // publish announces e; a failure is logged, never returned, since the
@@ -84,6 +124,14 @@ func (s *Service) publish(ctx context.Context, e events.Event) {
 	if err := s.events.Publish(ctx, e); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "publishing event failed",
 			slog.String("site", e.SiteID), slog.String("comment_id", e.CommentID), slog.String("err", err.Error()))
+	}
+}
+
+// pageChanged tells the thread cache that a page's public view may have
+// changed.
+func (s *Service) pageChanged(ctx context.Context, siteID, pageKey string) {
+	if s.threads != nil {
+		s.threads.Changed(ctx, siteID, pageKey)
 	}
 }
 

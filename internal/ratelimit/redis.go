@@ -49,6 +49,7 @@ type RedisOptions struct {
 // instead, and Redis is not tried again until the cooldown has passed. It is
 // safe for concurrent use; create one with NewRedis.
 type Redis struct {
+	client    redis.UniversalClient
 	limiter   *redis_rate.Limiter
 	fallback  *Local
 	timeout   time.Duration
@@ -76,6 +77,7 @@ func NewRedis(client redis.UniversalClient, fallback *Local, opt RedisOptions) *
 		panic("ratelimit.NewRedis: nil fallback")
 	}
 	r := &Redis{
+		client:    client,
 		limiter:   redis_rate.NewLimiter(client),
 		fallback:  fallback,
 		timeout:   opt.Timeout,

@@ -41,10 +41,21 @@ var _ comment.Store = (*Store)(nil)
 // migrations and returns the store. Instances starting together take turns
 // migrating under an advisory lock. A database that cannot be reached gives
 // an error wrapping comment.ErrUnavailable. Close the store when done.
+// DefaultMaxConns is the size of the connection pool unless the URL sets
+// pool_max_conns.
+const DefaultMaxConns = 32
+
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on this kind of machine) lets only four commits
+		// wait for the log flush at once; PostgreSQL flushes once for all
+		// the commits waiting together, so more connections turn a wave
+		// of submissions into fewer flushes.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -117,6 +128,21 @@ func (s *Store) Close() error {
 
 // dbtx is what the private helpers need: a transaction, or the pool for
 // single-statement reads.
+// execer is the part of dbtx that writes; a queue also satisfies it.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// queue collects statements into a batch instead of running them: see
+// CreateComment.
+type queue struct{ b *pgx.Batch }
+
+// Exec queues the statement; its outcome is known when the batch runs.
+func (q queue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	q.b.Queue(sql, args...)
+	return pgconn.CommandTag{}, nil
+}
+
 type dbtx interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

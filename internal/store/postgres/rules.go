@@ -323,7 +323,7 @@ func rulesVersion(ctx context.Context, tx dbtx, siteID string) (int, error) {
 // addRuleHits adds one hit to each of names, which must be distinct (a row
 // cannot be updated twice by one INSERT) and sorted, so that concurrent
 // transactions lock rule_hits rows in the same order.
-func addRuleHits(ctx context.Context, tx dbtx, siteID string, names []string) error {
+func addRuleHits(ctx context.Context, tx execer, siteID string, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}

@@ -124,15 +124,25 @@ func findSite(ctx context.Context, tx dbtx, id string) (comment.Site, error) {
 
 // upsertPage creates the page, or fills in its URL and title where the
 // stored ones are empty.
-func upsertPage(ctx context.Context, tx dbtx, p comment.Page, at time.Time) error {
+func upsertPage(ctx context.Context, tx execer, p comment.Page, at time.Time) error {
+	// An existing page's row is locked only when there is something to fill
+	// in. (ON CONFLICT DO UPDATE locks the row even when its WHERE is false,
+	// and a wave of comments on one page would then queue on that row, each
+	// holding it through its commit's log flush.)
 	_, err := tx.Exec(ctx, `
 		INSERT INTO pages (site_id, key, url, title, created_at)
 		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (site_id, key) DO UPDATE SET
-			url = CASE WHEN pages.url = '' THEN excluded.url ELSE pages.url END,
-			title = CASE WHEN pages.title = '' THEN excluded.title ELSE pages.title END
-		WHERE (pages.url = '' AND excluded.url <> '') OR (pages.title = '' AND excluded.title <> '')`,
+		ON CONFLICT (site_id, key) DO NOTHING`,
 		p.SiteID, p.Key, p.URL, p.Title, at)
+	if err != nil || (p.URL == "" && p.Title == "") {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE pages SET
+			url = CASE WHEN url = '' THEN $3 ELSE url END,
+			title = CASE WHEN title = '' THEN $4 ELSE title END
+		WHERE site_id = $1 AND key = $2 AND ((url = '' AND $3 <> '') OR (title = '' AND $4 <> ''))`,
+		p.SiteID, p.Key, p.URL, p.Title)
 	return err
 }
 

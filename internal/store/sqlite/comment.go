@@ -27,29 +27,32 @@ const maxListLimit = 500
 // the busy timeout.
 func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.Page) error {
 	p.SiteID, p.Key = c.SiteID, c.PageKey
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := findSite(ctx, tx, c.SiteID); err != nil {
-			return fmt.Errorf("site %q: %w", c.SiteID, err)
-		}
-		if err := upsertPage(ctx, tx, p, c.CreatedAt); err != nil {
-			return fmt.Errorf("page %q: %w", p.Key, err)
-		}
-		if err := insertComment(ctx, tx, c); err != nil {
-			return err
-		}
-		err := insertEvent(ctx, tx, comment.Event{
-			CommentID: c.ID, Actor: "system", Action: "submit",
-			ToStatus: c.Status, At: c.CreatedAt,
-		})
-		if err != nil {
-			return err
-		}
-		return addRuleHits(ctx, tx, c.SiteID, firedRules(reasonRules(c.Reasons)))
-	})
-	if err != nil {
+	// Submissions arrive in waves: they share transactions (group.go).
+	if err := s.group.write(ctx, c, p); err != nil {
 		return fmt.Errorf("create comment %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// createComment writes one new comment as CreateComment describes.
+func createComment(ctx context.Context, tx querier, c comment.Comment, p comment.Page) error {
+	if _, err := findSite(ctx, tx, c.SiteID); err != nil {
+		return fmt.Errorf("site %q: %w", c.SiteID, err)
+	}
+	if err := upsertPage(ctx, tx, p, c.CreatedAt); err != nil {
+		return fmt.Errorf("page %q: %w", p.Key, err)
+	}
+	if err := insertComment(ctx, tx, c); err != nil {
+		return err
+	}
+	err := insertEvent(ctx, tx, comment.Event{
+		CommentID: c.ID, Actor: "system", Action: "submit",
+		ToStatus: c.Status, At: c.CreatedAt,
+	})
+	if err != nil {
+		return err
+	}
+	return addRuleHits(ctx, tx, c.SiteID, firedRules(reasonRules(c.Reasons)))
 }
 
 // Comment returns the comment with id, or an error wrapping
@@ -163,27 +166,39 @@ func checkFilter(f comment.ListFilter) error {
 	return nil
 }
 
-func insertComment(ctx context.Context, tx *sql.Tx, c comment.Comment) error {
+const insertCommentSQL = `INSERT INTO comments (` + commentColumns + `, author_email_lower)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func insertComment(ctx context.Context, tx querier, c comment.Comment) error {
+	args, err := commentValues(c)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insertCommentSQL, args...)
+	return mapErr(err)
+}
+
+// commentValues returns the values insertCommentSQL takes for c.
+func commentValues(c comment.Comment) ([]any, error) {
 	reasons, err := marshalList(c.Reasons)
 	if err != nil {
-		return fmt.Errorf("encode reasons: %w", err)
+		return nil, fmt.Errorf("encode reasons: %w", err)
 	}
 	var parent sql.NullString
 	if c.ParentID != "" {
 		parent = sql.NullString{String: c.ParentID, Valid: true}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO comments (`+commentColumns+`, author_email_lower)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
+	return []any{c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		micros(c.CreatedAt), micros(c.UpdatedAt), strings.ToLower(c.AuthorEmail))
-	return mapErr(err)
+		micros(c.CreatedAt), micros(c.UpdatedAt), strings.ToLower(c.AuthorEmail)}, nil
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, e comment.Event) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO comment_events (comment_id, actor, action, from_status, to_status, at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+const insertEventSQL = `
+	INSERT INTO comment_events (comment_id, actor, action, from_status, to_status, at)
+	VALUES (?, ?, ?, ?, ?, ?)`
+
+func insertEvent(ctx context.Context, tx querier, e comment.Event) error {
+	_, err := tx.ExecContext(ctx, insertEventSQL,
 		e.CommentID, e.Actor, e.Action, string(e.FromStatus), string(e.ToStatus), micros(e.At))
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Action, mapErr(err))

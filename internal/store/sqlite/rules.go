@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -121,7 +123,7 @@ func (s *Store) RuleHits(ctx context.Context, siteID string) (map[string]int, er
 func (s *Store) HasDuplicate(ctx context.Context, siteID, pageKey, email, body string) (bool, error) {
 	var dup bool
 	err := s.read(ctx, func(tx *sql.Tx) (err error) {
-		dup, err = hasDuplicate(ctx, tx, siteID, pageKey, email, body)
+		dup, err = hasDuplicate(ctx, preparedTx{tx, s.reads}, siteID, pageKey, email, body)
 		return err
 	})
 	if err != nil {
@@ -310,12 +312,33 @@ func checkSite(ctx context.Context, tx *sql.Tx, siteID string) error {
 	return mapErr(err)
 }
 
+const addRuleHitSQL = `
+	INSERT INTO rule_hits (site_id, rule, hits) VALUES (?, ?, 1)
+	ON CONFLICT (site_id, rule) DO UPDATE SET hits = rule_hits.hits + 1`
+
+// addRuleHitCounts adds hits[{site, rule}] hits to each rule, in the order
+// of site and rule (the order every writer uses).
+func addRuleHitCounts(ctx context.Context, tx querier, hits map[[2]string]int) error {
+	keys := slices.SortedFunc(maps.Keys(hits), func(a, b [2]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+	for _, k := range keys {
+		_, err := tx.ExecContext(ctx, addRuleHitsSQL, k[0], k[1], hits[k])
+		if err != nil {
+			return fmt.Errorf("count hits of rule %q: %w", k[1], mapErr(err))
+		}
+	}
+	return nil
+}
+
+const addRuleHitsSQL = `
+	INSERT INTO rule_hits (site_id, rule, hits) VALUES (?, ?, ?)
+	ON CONFLICT (site_id, rule) DO UPDATE SET hits = rule_hits.hits + excluded.hits`
+
 // addRuleHits adds one hit to each of names, which must be distinct.
-func addRuleHits(ctx context.Context, tx *sql.Tx, siteID string, names []string) error {
+func addRuleHits(ctx context.Context, tx querier, siteID string, names []string) error {
 	for _, name := range names {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO rule_hits (site_id, rule, hits) VALUES (?, ?, 1)
-			ON CONFLICT (site_id, rule) DO UPDATE SET hits = rule_hits.hits + 1`, siteID, name)
+		_, err := tx.ExecContext(ctx, addRuleHitSQL, siteID, name)
 		if err != nil {
 			return fmt.Errorf("count hit of rule %q: %w", name, mapErr(err))
 		}
@@ -352,7 +375,7 @@ const duplicateQuery = `
 		SELECT 1 FROM comments INDEXED BY comments_author
 		WHERE author_email_lower = ? AND site_id = ? AND page_key = ? AND body = ? AND status <> 'deleted')`
 
-func hasDuplicate(ctx context.Context, tx *sql.Tx, siteID, pageKey, email, body string) (bool, error) {
+func hasDuplicate(ctx context.Context, tx querier, siteID, pageKey, email, body string) (bool, error) {
 	var dup bool
 	err := tx.QueryRowContext(ctx, duplicateQuery, strings.ToLower(email), siteID, pageKey, body).Scan(&dup)
 	return dup, mapErr(err)

@@ -118,16 +118,18 @@ func upsertSite(ctx context.Context, tx *sql.Tx, site comment.Site) error {
 	return mapErr(err)
 }
 
-func findSite(ctx context.Context, tx *sql.Tx, id string) (comment.Site, error) {
+const findSiteSQL = `
+	SELECT id, name, origins, rate_every_ms, rate_burst, created_at, updated_at
+	FROM sites WHERE id = ?`
+
+func findSite(ctx context.Context, tx querier, id string) (comment.Site, error) {
 	var (
 		site            comment.Site
 		origins         string
 		everyMS         int64
 		created, update int64
 	)
-	err := tx.QueryRowContext(ctx, `
-		SELECT id, name, origins, rate_every_ms, rate_burst, created_at, updated_at
-		FROM sites WHERE id = ?`, id).
+	err := tx.QueryRowContext(ctx, findSiteSQL, id).
 		Scan(&site.ID, &site.Name, &origins, &everyMS, &site.RateLimit.Burst, &created, &update)
 	if errors.Is(err, sql.ErrNoRows) {
 		return comment.Site{}, comment.ErrNotFound
@@ -143,16 +145,22 @@ func findSite(ctx context.Context, tx *sql.Tx, id string) (comment.Site, error) 
 	return site, nil
 }
 
+const upsertPageSQL = `
+	INSERT INTO pages (site_id, key, url, title, created_at)
+	VALUES (?, ?, ?, ?, ?)` + upsertPageConflict
+
+// upsertPageConflict is what an insert into pages does for a page that
+// exists: fill in an empty URL or title.
+const upsertPageConflict = `
+	ON CONFLICT (site_id, key) DO UPDATE SET
+		url = CASE WHEN pages.url = '' THEN excluded.url ELSE pages.url END,
+		title = CASE WHEN pages.title = '' THEN excluded.title ELSE pages.title END
+	WHERE (pages.url = '' AND excluded.url <> '') OR (pages.title = '' AND excluded.title <> '')`
+
 // upsertPage creates the page, or fills in its URL and title where the
 // stored ones are empty.
-func upsertPage(ctx context.Context, tx *sql.Tx, p comment.Page, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO pages (site_id, key, url, title, created_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (site_id, key) DO UPDATE SET
-			url = CASE WHEN pages.url = '' THEN excluded.url ELSE pages.url END,
-			title = CASE WHEN pages.title = '' THEN excluded.title ELSE pages.title END
-		WHERE (pages.url = '' AND excluded.url <> '') OR (pages.title = '' AND excluded.title <> '')`,
+func upsertPage(ctx context.Context, tx querier, p comment.Page, at time.Time) error {
+	_, err := tx.ExecContext(ctx, upsertPageSQL,
 		p.SiteID, p.Key, p.URL, p.Title, micros(at))
 	return mapErr(err)
 }

@@ -49,6 +49,9 @@ type Options struct {
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	group  *committer // new comments, committed in groups on writer
+	// Prepared statements of the hot paths, per pool.
+	writes, reads *statements
 }
 
 var _ comment.Store = (*Store)(nil)
@@ -92,7 +95,20 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		reader.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, mapErr(err))
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	writes, err := newStatements(ctx, writer, hotWrites)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	reads, err := newStatements(ctx, reader, hotReads)
+	if err != nil {
+		writes.close()
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &Store{writer: writer, reader: reader, group: newCommitter(writer, writes), writes: writes, reads: reads}, nil
 }
 
 // dsn builds the modernc.org/sqlite data source name for path. The writer's
@@ -107,6 +123,9 @@ func dsn(path string, opt Options, write bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// FULL syncs the WAL on every commit: a 201 follows only a durable write.
 		q.Add("_pragma", "synchronous(FULL)")
+		// Savepoint journals and temporary tables in memory, not in
+		// temporary files (group.go rolls back to savepoints).
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "synchronous(FULL)")
@@ -144,6 +163,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.group.close()
+	s.writes.close()
+	s.reads.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"Approved", testApproved},
 		{"CountApproved", testCountApproved},
 		{"ConcurrentCreate", testConcurrentCreate},
+		{"ConcurrentCreateFailsAlone", testConcurrentCreateFailsAlone},
 		{"Secret", testSecret},
 		{"SecretGenerateError", testSecretGenerateError},
 		{"ConcurrentSecret", testConcurrentSecret},
@@ -66,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"ConcurrentSaveRules", testConcurrentSaveRules},
 		{"RuleHits", testRuleHits},
 		{"HasDuplicate", testHasDuplicate},
+		{"BulkLoad", testBulkLoad},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -844,6 +846,84 @@ func testConcurrentCreate(t *testing.T, s comment.Store) {
 	}
 	if got, want := ids(listed), sorted(cs); !slices.Equal(got, want) {
 		t.Errorf("List ids = %q, want %q", got, want)
+	}
+}
+
+// testConcurrentCreateFailsAlone: among concurrent creations (which a store
+// may commit together), one that fails — an id already taken, an unknown
+// site, a caller that gave up — fails alone: the others are stored, each
+// with its history, and the failed ones leave nothing behind.
+func testConcurrentCreateFailsAlone(t *testing.T, s comment.Store) {
+	ctx := ctxFor(t)
+	site := mustSite(t, s)
+	taken := mustCreate(t, s, newComment(site.ID, "/p", t0))
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	const n = 60
+	type attempt struct {
+		c    comment.Comment
+		ctx  context.Context
+		want error // nil: stored
+	}
+	attempts := make([]attempt, n)
+	for i := range attempts {
+		c := newComment(site.ID, fmt.Sprintf("/p%d", i%5), t0.Add(time.Duration(i+1)*time.Millisecond))
+		a := attempt{c: c, ctx: ctx}
+		switch i % 6 {
+		case 1:
+			a.c.ID, a.want = taken.ID, comment.ErrConflict
+		case 3:
+			a.c.SiteID, a.want = "no-such-site-"+newID(), comment.ErrNotFound
+		case 5:
+			a.ctx, a.want = gone, context.Canceled
+		}
+		attempts[i] = a
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, a := range attempts {
+		wg.Go(func() {
+			errs[i] = s.CreateComment(a.ctx, a.c, comment.Page{SiteID: a.c.SiteID, Key: a.c.PageKey})
+		})
+	}
+	wg.Wait()
+	var stored []comment.Comment
+	for i, a := range attempts {
+		switch {
+		case a.want == nil && errs[i] != nil:
+			t.Errorf("attempt %d: %v, want it stored", i, errs[i])
+		case a.want != nil && !errors.Is(errs[i], a.want):
+			t.Errorf("attempt %d: error %v, want %v", i, errs[i], a.want)
+		}
+		if a.want == nil {
+			stored = append(stored, a.c)
+		}
+		if a.want == context.Canceled {
+			if _, err := s.Comment(ctx, a.c.ID); !errors.Is(err, comment.ErrNotFound) {
+				t.Errorf("attempt %d, whose caller gave up: Comment = %v, want not found", i, err)
+			}
+		}
+	}
+	for _, c := range stored {
+		got, err := s.Comment(ctx, c.ID)
+		if err != nil {
+			t.Errorf("Comment(%s): %v", c.ID, err)
+			continue
+		}
+		checkSameComment(t, got, c)
+		if h, err := s.History(ctx, c.ID); err != nil || len(h) != 1 {
+			t.Errorf("History(%s) = %d events, %v; want the one submit event", c.ID, len(h), err)
+		}
+	}
+	listed, err := s.List(ctx, comment.ListFilter{SiteIDs: []string{site.ID}, Status: comment.StatusPending, Limit: 500})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if got, want := len(listed), len(stored)+1; got != want {
+		t.Errorf("List: %d comments, want %d (the stored ones and the first)", got, want)
+	}
+	if h, err := s.History(ctx, taken.ID); err != nil || len(h) != 1 {
+		t.Errorf("History of the comment whose id was reused = %d events, %v; want 1", len(h), err)
 	}
 }
 

@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/commentd/commentd/internal/comment"
+)
+
+// maxGroup bounds how many writes share one transaction.
+const maxGroup = 256
+
+// Group commit. With synchronous=FULL every commit waits for the disk to
+// flush the log, which takes longer than the work of one submission. So
+// submissions are not committed one by one: a single committer takes every
+// write queued while the previous commit was flushing (at most maxGroup),
+// runs them in one transaction, commits once, and only then answers each
+// caller. Under light load a group holds one write and waits for nothing;
+// under a wave of submissions the groups grow with the wave, and one flush
+// acknowledges them all. A write that fails fails alone (see commit); a
+// commit that fails fails every write in the group, and none of them is
+// acknowledged.
+
+const (
+	savepointSQL           = "SAVEPOINT grouped_write"
+	rollbackToSavepointSQL = "ROLLBACK TO grouped_write"
+	releaseSavepointSQL    = "RELEASE grouped_write"
+)
+
+// groupedWrite is one new comment waiting for the committer.
+type groupedWrite struct {
+	ctx  context.Context
+	c    comment.Comment
+	p    comment.Page
+	done chan error // buffered: the committer never blocks on a caller
+}
+
+// committer runs group commits for one Store.
+type committer struct {
+	db      *sql.DB
+	stmts   *statements // prepared on db
+	queue   chan *groupedWrite
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+func newCommitter(db *sql.DB, stmts *statements) *committer {
+	c := &committer{db: db, stmts: stmts, queue: make(chan *groupedWrite, maxGroup), stop: make(chan struct{})}
+	c.stopped.Go(c.loop)
+	return c
+}
+
+// close ends the committer after the writes already queued are done.
+func (c *committer) close() {
+	close(c.stop)
+	c.stopped.Wait()
+}
+
+// write queues a new comment and its page and waits until the group holding
+// them is committed (nil) or has failed. If ctx ends before the committer
+// takes them up, nothing is written and ctx's error is returned; after
+// that, the caller waits for the commit, so that a write is never reported
+// lost while it may yet be committed.
+func (c *committer) write(ctx context.Context, cm comment.Comment, p comment.Page) error {
+	w := &groupedWrite{ctx: ctx, c: cm, p: p, done: make(chan error, 1)}
+	select {
+	case c.queue <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errClosed
+	}
+	return <-w.done
+}
+
+var errClosed = fmt.Errorf("sqlite store is closed")
+
+func (c *committer) loop() {
+	group := make([]*groupedWrite, 0, maxGroup)
+	for {
+		select {
+		case w := <-c.queue:
+			group = append(group[:0], w)
+		case <-c.stop:
+			c.drain()
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-c.queue:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		c.commit(group)
+	}
+}
+
+// drain fails the writes still queued at close.
+func (c *committer) drain() {
+	for {
+		select {
+		case w := <-c.queue:
+			w.done <- errClosed
+		default:
+			return
+		}
+	}
+}
+
+// commit writes the group in one transaction. The fast way inserts every
+// comment, page and event of the group with one statement per table (the
+// full-text index, among others, is then updated once per group rather than
+// once per comment). If that fails, the transaction is rolled back and the
+// group written again one comment at a time, each in a savepoint, so that a
+// failing comment fails alone. The transaction and every statement in it
+// run under a context that is never cancelled: SQLite answers an
+// interrupted statement by rolling back the whole transaction, which would
+// take the other callers' writes with it.
+func (c *committer) commit(group []*groupedWrite) {
+	results := make([]error, len(group))
+	err := c.runGroup(group, results, false)
+	if errors.Is(err, errBatchFailed) {
+		clear(results)
+		err = c.runGroup(group, results, true)
+	}
+	for i, w := range group {
+		switch {
+		case results[i] != nil:
+			w.done <- results[i]
+		case err != nil:
+			w.done <- err
+		default:
+			w.done <- nil
+		}
+	}
+}
+
+// errBatchFailed ends a fast group run whose statements failed.
+var errBatchFailed = errors.New("batched insert failed")
+
+// runGroup writes every comment of the group whose caller is still waiting
+// in one transaction and commits it, setting results[i] to the error of
+// comment i. The fast way (one by one false) returns errBatchFailed if its
+// statements fail. Any other error is the transaction's, and nothing of the
+// group is committed.
+func (c *committer) runGroup(group []*groupedWrite, results []error, oneByOne bool) error {
+	ctx := context.Background()
+	return run(ctx, c.db, func(sqlTx *sql.Tx) error {
+		tx := preparedTx{sqlTx, c.stmts}
+		live := make([]*groupedWrite, 0, len(group))
+		for i, w := range group {
+			if err := w.ctx.Err(); err != nil {
+				results[i] = err // its caller has gone: do not start it
+				continue
+			}
+			live = append(live, w)
+		}
+		if !oneByOne {
+			if err := insertBatch(ctx, tx, live); err != nil {
+				return fmt.Errorf("%w: %w", errBatchFailed, err)
+			}
+			return nil
+		}
+		for i, w := range group {
+			if results[i] != nil {
+				continue
+			}
+			failed, err := savepoint(ctx, tx, func(ctx context.Context, tx querier) error {
+				return createComment(ctx, tx, w.c, w.p)
+			})
+			if err != nil {
+				return err // the transaction is in doubt: fail the group
+			}
+			results[i] = failed
+		}
+		return nil
+	})
+}
+
+// savepoint runs fn so that, if it fails, what it wrote is undone and the
+// rest of the transaction stands: failed is fn's error. err is set when the
+// savepoint itself could not be made, undone or released, and then the
+// whole transaction must be abandoned.
+func savepoint(ctx context.Context, tx querier, fn func(ctx context.Context, tx querier) error) (failed, err error) {
+	if _, err := tx.ExecContext(ctx, savepointSQL); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", mapErr(err))
+	}
+	if failed = fn(ctx, tx); failed != nil {
+		if _, err := tx.ExecContext(ctx, rollbackToSavepointSQL); err != nil {
+			return failed, fmt.Errorf("roll back to savepoint after %w: %w", failed, mapErr(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, releaseSavepointSQL); err != nil {
+		return failed, fmt.Errorf("release savepoint: %w", mapErr(err))
+	}
+	return failed, nil
+}
+
+// insertBatch writes the comments of a group, their pages, their submit
+// events and their rule hits with one statement per table.
+func insertBatch(ctx context.Context, tx querier, group []*groupedWrite) error {
+	if len(group) == 0 {
+		return nil
+	}
+	var (
+		pages, comments, events strings.Builder
+		pageArgs, commentArgs   []any
+		eventArgs               []any
+		hits                    = map[[2]string]int{}
+	)
+	pages.WriteString(`INSERT INTO pages (site_id, key, url, title, created_at) VALUES `)
+	comments.WriteString(`INSERT INTO comments (` + commentColumns + `, author_email_lower) VALUES `)
+	events.WriteString(`INSERT INTO comment_events (comment_id, actor, action, from_status, to_status, at) VALUES `)
+	for i, w := range group {
+		if i > 0 {
+			pages.WriteByte(',')
+			comments.WriteByte(',')
+			events.WriteByte(',')
+		}
+		c := w.c
+		pages.WriteString(`(?, ?, ?, ?, ?)`)
+		pageArgs = append(pageArgs, c.SiteID, c.PageKey, w.p.URL, w.p.Title, micros(c.CreatedAt))
+		args, err := commentValues(c)
+		if err != nil {
+			return err
+		}
+		comments.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		commentArgs = append(commentArgs, args...)
+		events.WriteString(`(?, 'system', 'submit', '', ?, ?)`)
+		eventArgs = append(eventArgs, c.ID, string(c.Status), micros(c.CreatedAt))
+		for _, rule := range firedRules(reasonRules(c.Reasons)) {
+			hits[[2]string{c.SiteID, rule}]++
+		}
+	}
+	pages.WriteString(upsertPageConflict)
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{{pages.String(), pageArgs}, {comments.String(), commentArgs}, {events.String(), eventArgs}} {
+		if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
+			return mapErr(err)
+		}
+	}
+	return addRuleHitCounts(ctx, tx, hits)
+}
