@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func (s *testServer) threadWith(t *testing.T, page, ifNoneMatch string) response {
@@ -40,6 +42,10 @@ func TestThreadETagFollowsChanges(t *testing.T) {
 	}
 	if r := s.threadWith(t, "/etag", `"other"`); r.status != http.StatusOK {
 		t.Errorf("If-None-Match with another tag: status %d, want 200", r.status)
+	}
+	// All but the first of those reads were answered from memory.
+	if hits := testutil.ToFloat64(s.cacheHits); hits < 5 {
+		t.Errorf("cache hits = %v after six reads of an unchanged page, want at least 5", hits)
 	}
 
 	steps := []struct {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/auth"
 	"github.com/commentd/commentd/internal/comment"
@@ -36,6 +38,8 @@ type testServer struct {
 	store    *sqlite.Store
 	accounts *account.Service
 	bus      *events.Local
+	// cacheHits counts thread and count lookups answered by the cache.
+	cacheHits prometheus.Counter
 }
 
 type serverOpts struct {
@@ -68,7 +72,8 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	limiter := ratelimit.NewLocal(time.Now)
 	// The thread cache is on, as in the service, so that every test that
 	// reads a thread after a change also checks that the change dropped it.
-	threads := threadcache.New(threadcache.Options{Bus: bus})
+	hits := prometheus.NewCounter(prometheus.CounterOpts{Name: "hits", Help: "Thread cache hits."})
+	threads := threadcache.New(threadcache.Options{Bus: bus, Hits: hits})
 	svc := moderation.New(moderation.Deps{Store: st, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: []byte("k"), Events: bus, Threads: threads})
 	tokens := append([]auth.Token{auth.AdminToken(testAdminToken)}, o.tokens...)
 	accounts, err := account.New(account.Deps{Store: st, Limiter: limiter, Static: auth.NewTokens(tokens...)})
@@ -81,7 +86,7 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, store: st, accounts: accounts, bus: bus}
+	return &testServer{Server: srv, store: st, accounts: accounts, bus: bus, cacheHits: hits}
 }
 
 type response struct {

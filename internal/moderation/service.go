@@ -131,7 +131,9 @@ func (s *Service) publish(ctx context.Context, e events.Event) {
 // changed.
 func (s *Service) pageChanged(ctx context.Context, siteID, pageKey string) {
 	if s.threads != nil {
-		s.threads.Changed(ctx, siteID, pageKey)
+		// The change is committed: tell the cache even if the caller has
+		// gone (the cache bounds its own Redis calls).
+		s.threads.Changed(context.WithoutCancel(ctx), siteID, pageKey)
 	}
 }
 

@@ -150,9 +150,9 @@ for i, key in ipairs(KEYS) do
   local next_tat = tat + period
   local admit_at = next_tat - burst * period
   if admit_at > now then
-    return {i, 0, tostring(admit_at - now)}
+    return {i, 0, string.format("%.17g", admit_at - now)}
   end
-  redis.call("SET", key, tostring(next_tat), "PX", math.max(1, math.ceil((next_tat - now) * 1000)))
+  redis.call("SET", key, string.format("%.17g", next_tat), "PX", math.max(1, math.ceil((next_tat - now) * 1000)))
   remaining = math.floor((now - admit_at) / period)
 end
 return {0, remaining, ""}

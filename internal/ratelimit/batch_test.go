@@ -69,8 +69,6 @@ func TestAllowChain(t *testing.T) {
 					}
 				}
 			}
-			// f was refused by "all", so its own bucket was never charged:
-			// once "all" has room, f still has its full burst.
 		})
 	}
 }

@@ -152,7 +152,8 @@ func New(opt Options) *Cache {
 	}
 	c := &Cache{opt: opt, sites: map[string]*siteState{}}
 	c.entries = otter.Must(&otter.Options[key, *Entry]{
-		MaximumWeight: uint64(opt.MaxBytes),
+		MaximumWeight:    uint64(opt.MaxBytes),
+		ExpiryCalculator: otter.ExpiryWriting[key, *Entry](opt.MaxAge),
 		Weigher: func(k key, e *Entry) uint32 {
 			// The encoded thread is the bulk; the decoded tree holds the
 			// same text again, plus a fixed overhead per entry.
@@ -226,24 +227,37 @@ type Fill struct {
 	gen, epoch uint64
 }
 
-// Begin starts a fill of the page.
+// Begin starts a fill of the page. It records nothing about the site: a
+// request for a site that does not exist must leave no trace here (Put
+// comes only after the site was found).
 func (c *Cache) Begin(siteID, pageKey string) Fill {
-	st := c.site(siteID)
-	return Fill{site: siteID, page: pageKey, gen: st.gen.Load(), epoch: st.epoch.Load()}
+	f := Fill{site: siteID, page: pageKey}
+	c.mu.Lock()
+	st, ok := c.sites[siteID]
+	c.mu.Unlock()
+	if ok {
+		f.gen, f.epoch = st.gen.Load(), st.epoch.Load()
+	}
+	return f
 }
 
 // Put stores e for the page of f, unless the site changed since Begin (then
 // what was read may already be out of date, and the next reader fills it
-// again). A count-only entry never replaces a complete one.
+// again). A count-only entry never replaces a complete one that may still
+// be served.
 func (c *Cache) Put(f Fill, e Entry) {
 	st := c.site(f.site)
-	e.epoch, e.filled = f.epoch, c.opt.Now()
-	k := key{f.site, f.page}
-	if e.Complete {
-		c.entries.Set(k, &e)
-	} else if _, added := c.entries.SetIfAbsent(k, &e); !added {
+	if st.gen.Load() != f.gen {
 		return
 	}
+	e.epoch, e.filled = f.epoch, c.opt.Now()
+	k := key{f.site, f.page}
+	c.entries.Compute(k, func(old *Entry, found bool) (*Entry, otter.ComputeOp) {
+		if !e.Complete && found && old.Complete && c.fresh(f.site, old) {
+			return old, otter.CancelOp
+		}
+		return &e, otter.WriteOp
+	})
 	// An invalidation first moves gen, then drops the entry: either it
 	// dropped what was just stored, or the change is seen here.
 	if st.gen.Load() != f.gen {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"iter"
@@ -60,6 +61,8 @@ func (s *Store) BulkLoad(ctx context.Context, pages []comment.Page, comments ite
 			return err
 		}
 		for _, def := range rebuild {
+			t1 := time.Now()
+			defer func() { fmt.Fprintln(os.Stderr, time.Since(t1), def) }()
 			if _, err := tx.Exec(ctx, def); err != nil {
 				return fmt.Errorf("build index again: %w", err)
 			}
@@ -73,6 +76,8 @@ func (s *Store) BulkLoad(ctx context.Context, pages []comment.Page, comments ite
 	// a minute later (or never, where it is off): statistics that know the
 	// new rows for the planner, and the visibility map set on their pages
 	// so that index-only scans need not visit them.
+	fmt.Fprintln(os.Stderr, "committed", time.Now())
+	defer func() { fmt.Fprintln(os.Stderr, "vacuumed", time.Now()) }()
 	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) comments, comment_events, pages`); err != nil {
 		return fmt.Errorf("bulk load: vacuum: %w", mapErr(err))
 	}
@@ -181,6 +186,8 @@ func bulkInsert(ctx context.Context, tx pgx.Tx, first comment.Comment, next func
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"comments"}, copyColumns, rows); err != nil {
 		return fmt.Errorf("copy comments: %w", err)
 	}
+	fmt.Fprintln(os.Stderr, "copy done", time.Now())
+	defer func() { fmt.Fprintln(os.Stderr, "events done", time.Now()) }()
 	if len(ids) > 0 {
 		_, err := tx.Exec(ctx, `UPDATE comments AS c SET search = strip(to_tsvector('simple', u.words))
 			FROM unnest($1::text[], $2::text[]) AS u (id, words) WHERE c.id = u.id`, ids, texts)

@@ -36,15 +36,16 @@ type Store struct {
 
 var _ comment.Store = (*Store)(nil)
 
+// DefaultMaxConns is the size of the connection pool unless the URL sets
+// pool_max_conns (mind max_connections when several instances share the
+// server: 100 by default).
+const DefaultMaxConns = 16
+
 // Open connects to the database at url (a postgres:// URL or keyword/value
 // string; a search_path parameter selects the schema), applies the embedded
 // migrations and returns the store. Instances starting together take turns
 // migrating under an advisory lock. A database that cannot be reached gives
 // an error wrapping comment.ErrUnavailable. Close the store when done.
-// DefaultMaxConns is the size of the connection pool unless the URL sets
-// pool_max_conns.
-const DefaultMaxConns = 32
-
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -126,9 +127,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// dbtx is what the private helpers need: a transaction, or the pool for
-// single-statement reads.
-// execer is the part of dbtx that writes; a queue also satisfies it.
+// execer is the part of dbtx that writes; a queue satisfies it too.
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
@@ -143,6 +142,8 @@ func (q queue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandT
 	return pgconn.CommandTag{}, nil
 }
 
+// dbtx is what the private helpers need: a transaction, or the pool for
+// single-statement reads.
 type dbtx interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

@@ -27,7 +27,7 @@ const (
 	// bulkCacheKiB is the writer's page cache during a load, so that the
 	// indexes it inserts into stay in memory (the default is 2 MiB). The
 	// old size is restored afterwards.
-	bulkCacheKiB = 256 << 10
+	bulkCacheKiB = 512 << 10
 )
 
 // bulkInsertColumns is the column list of the comments BulkLoad inserts.

@@ -41,23 +41,28 @@ type groupedWrite struct {
 
 // committer runs group commits for one Store.
 type committer struct {
-	db      *sql.DB
-	stmts   *statements // prepared on db
-	queue   chan *groupedWrite
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	db       *sql.DB
+	stmts    *statements // prepared on db
+	queue    chan *groupedWrite
+	stop     chan struct{}
+	stopOnce sync.Once
+	finished chan struct{} // closed when the committer has exited
 }
 
 func newCommitter(db *sql.DB, stmts *statements) *committer {
-	c := &committer{db: db, stmts: stmts, queue: make(chan *groupedWrite, maxGroup), stop: make(chan struct{})}
-	c.stopped.Go(c.loop)
+	c := &committer{db: db, stmts: stmts, queue: make(chan *groupedWrite, maxGroup), stop: make(chan struct{}), finished: make(chan struct{})}
+	go func() {
+		defer close(c.finished)
+		c.loop()
+	}()
 	return c
 }
 
-// close ends the committer after the writes already queued are done.
+// close ends the committer: the group being written is finished, the
+// writes still queued fail. Calling it again does nothing.
 func (c *committer) close() {
-	close(c.stop)
-	c.stopped.Wait()
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.finished
 }
 
 // write queues a new comment and its page and waits until the group holding
@@ -74,7 +79,19 @@ func (c *committer) write(ctx context.Context, cm comment.Comment, p comment.Pag
 	case <-c.stop:
 		return errClosed
 	}
-	return <-w.done
+	select {
+	case err := <-w.done:
+		return err
+	case <-c.finished:
+		// The committer exited; it answers every write it took up before
+		// it does, so one still unanswered was never run.
+		select {
+		case err := <-w.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 var errClosed = fmt.Errorf("sqlite store is closed")

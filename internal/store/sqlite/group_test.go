@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,5 +47,35 @@ func BenchmarkCreateComment(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "comments/s")
 		})
+	}
+}
+
+// Writes racing Close all return: each is either committed or refused.
+func TestCloseWhileWriting(t *testing.T) {
+	for round := range 20 {
+		s, _ := openTemp(t, Options{})
+		ctx := context.Background()
+		if err := s.UpsertSite(ctx, comment.Site{ID: "blog", Name: "Blog"}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				at := time.Now().UTC().Truncate(time.Microsecond)
+				c := comment.Comment{ID: fmt.Sprintf("r%d-%d", round, i), SiteID: "blog", PageKey: "/p", Depth: 1, AuthorName: "A",
+					AuthorEmail: "a@example.org", Body: "b", BodyHTML: "<p>b</p>", Status: comment.StatusPending, CreatedAt: at, UpdatedAt: at}
+				_ = s.CreateComment(ctx, c, comment.Page{})
+			})
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: a CreateComment racing Close never returned", round)
+		}
 	}
 }
