@@ -138,6 +138,9 @@ func handleThread(r *threads, v *validator.Validate) echo.HandlerFunc {
 		if etagMatches(c.Request().Header.Get("If-None-Match"), e.ETag) {
 			return c.NoContent(http.StatusNotModified)
 		}
+		// With its length known, the answer goes out whole rather than
+		// in chunks.
+		h.Set(echo.HeaderContentLength, strconv.Itoa(len(e.JSON)))
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, e.JSON)
 	}
 }

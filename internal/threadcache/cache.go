@@ -100,7 +100,7 @@ type Cache struct {
 	opt     Options
 	entries *otter.Cache[key, *Entry]
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	sites map[string]*siteState
 	// pollOK is true while the last poll of Redis succeeded; trusted is
 	// the unix-nano time until which entries older than a poll interval
@@ -165,9 +165,15 @@ func New(opt Options) *Cache {
 }
 
 func (c *Cache) site(id string) *siteState {
+	c.mu.RLock()
+	st, ok := c.sites[id]
+	c.mu.RUnlock()
+	if ok {
+		return st
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st, ok := c.sites[id]
+	st, ok = c.sites[id]
 	if !ok {
 		st = &siteState{ahead: map[int64]struct{}{}}
 		c.sites[id] = st
@@ -232,9 +238,9 @@ type Fill struct {
 // comes only after the site was found).
 func (c *Cache) Begin(siteID, pageKey string) Fill {
 	f := Fill{site: siteID, page: pageKey}
-	c.mu.Lock()
+	c.mu.RLock()
 	st, ok := c.sites[siteID]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		f.gen, f.epoch = st.gen.Load(), st.epoch.Load()
 	}
@@ -369,14 +375,14 @@ func (c *Cache) Run(ctx context.Context) {
 // the entries of a site whose versions this instance has not all seen one
 // poll after they existed.
 func (c *Cache) poll(ctx context.Context) {
-	c.mu.Lock()
+	c.mu.RLock()
 	ids := make([]string, 0, len(c.sites))
 	states := make([]*siteState, 0, len(c.sites))
 	for id, st := range c.sites {
 		ids = append(ids, id)
 		states = append(states, st)
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if len(ids) == 0 {
 		c.trusted.Store(c.opt.Now().Add(2 * c.opt.PollInterval).UnixNano())
 		return
