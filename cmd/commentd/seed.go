@@ -93,8 +93,8 @@ func seedCommand(ctx context.Context, args []string, e env) error {
 	total := *approved + *pending
 	gen := newSeeder(site, *pages, *approved, total, bodies, rand.New(rand.NewPCG(*randomSeed, 1)),
 		started.Truncate(time.Second).Add(-time.Duration(total)*seedStep))
-	// The store takes the comments as they are made, and reports progress
-	// as it takes them.
+	// The store pulls the comments as it writes them, so that they need
+	// not all be in memory at once; progress is told as it pulls.
 	comments := func(yield func(comment.Comment) bool) {
 		for i := range total {
 			if i > 0 && i%seedProgress == 0 {
@@ -117,8 +117,9 @@ func seedCommand(ctx context.Context, args []string, e env) error {
 }
 
 // seeder makes the pages and comments of one site. Comment i (counting
-// from 0) is created at base + i×seedStep, on page i mod pages; the first
-// approved ones are approved, the rest pending.
+// from 0) is created at base + i×seedStep. The first approved comments are
+// approved, comment i on page i mod pages; the rest are pending, the j-th
+// of them on page j mod pages.
 type seeder struct {
 	site     comment.Site
 	origin   string
@@ -145,6 +146,7 @@ type seedBody struct{ md, html string }
 // answer.
 const seedRecent = 8
 
+// newSeeder returns a seeder whose comments start at base.
 func newSeeder(site comment.Site, pages, approved, total int, bodies []seedBody, rng *rand.Rand, base time.Time) *seeder {
 	origin := "https://example.org"
 	if len(site.Origins) > 0 {
@@ -158,13 +160,14 @@ func newSeeder(site comment.Site, pages, approved, total int, bodies []seedBody,
 	}
 }
 
-func pageKey(i int) string { return fmt.Sprintf("/articles/%05d", i) }
+// seedPageKey is the key of page i.
+func seedPageKey(i int) string { return fmt.Sprintf("/articles/%05d", i) }
 
 // pages returns the site's pages.
 func (g *seeder) pages() []comment.Page {
 	out := make([]comment.Page, g.npages)
 	for i := range out {
-		key := pageKey(i)
+		key := seedPageKey(i)
 		out[i] = comment.Page{
 			SiteID: g.site.ID,
 			Key:    key,
@@ -175,6 +178,8 @@ func (g *seeder) pages() []comment.Page {
 	return out
 }
 
+// comment returns comment i. Calls must go in order, since replies answer
+// earlier comments.
 func (g *seeder) comment(i int) comment.Comment {
 	status, page := comment.StatusApproved, i%g.npages
 	if i >= g.approved {
@@ -186,7 +191,7 @@ func (g *seeder) comment(i int) comment.Comment {
 	c := comment.Comment{
 		ID:          seedID(at, g.rng),
 		SiteID:      g.site.ID,
-		PageKey:     pageKey(page),
+		PageKey:     seedPageKey(page),
 		Depth:       1,
 		AuthorName:  seedFirstNames[a%len(seedFirstNames)] + " " + seedLastNames[a/len(seedFirstNames)%len(seedLastNames)],
 		AuthorEmail: fmt.Sprintf("reader%d@example.org", a),

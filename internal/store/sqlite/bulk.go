@@ -22,16 +22,23 @@ const (
 	bulkTxRows = 100_000
 	// bulkStmtRows is how many comments one INSERT carries: a statement
 	// costs about the same crossing into SQLite whatever its size. 64 rows
-	// of 17 values stay far below SQLite's limit of 32,766 parameters.
+	// of bulkValues values stay far below SQLite's limit of 32,766
+	// parameters.
 	bulkStmtRows = 64
-	// bulkCacheKiB is the writer's page cache during a load, so that the
-	// indexes it inserts into stay in memory (the default is 2 MiB). The
-	// old size is restored afterwards.
+	// bulkCacheKiB is the writer's page cache during a load (the default
+	// is 2 MiB). A load changes hundreds of megabytes of pages, the indexes
+	// all over; those that do not fit are written out before the commit,
+	// and often read back and written again. The old size is restored
+	// afterwards.
 	bulkCacheKiB = 512 << 10
 )
 
-// bulkInsertColumns is the column list of the comments BulkLoad inserts.
-const bulkInsertColumns = commentColumns + `, author_email_lower`
+// bulkInsertColumns is the column list of the comments BulkLoad inserts,
+// bulkValues columns long.
+const (
+	bulkInsertColumns = commentColumns + `, author_email_lower`
+	bulkValues        = 17
+)
 
 // BulkLoad stores pages and comments as comment.BulkLoader describes. It
 // holds the writer connection until it is done, so other writes wait for
@@ -45,10 +52,15 @@ const bulkInsertColumns = commentColumns + `, author_email_lower`
 // transactions of bulkTxRows comments, each staged in a temporary table and
 // then inserted with one statement (see bulkInsert).
 func (s *Store) BulkLoad(ctx context.Context, pages []comment.Page, comments iter.Seq[comment.Comment]) error {
+	return s.bulkLoad(ctx, pages, comments, bulkTxRows)
+}
+
+// bulkLoad is BulkLoad in batches of txRows comments.
+func (s *Store) bulkLoad(ctx context.Context, pages []comment.Page, comments iter.Seq[comment.Comment], txRows int) error {
 	next, stop := iter.Pull(comments)
 	defer stop()
 	src := &source{next: next}
-	batch := src.take(bulkTxRows)
+	batch := src.take(txRows)
 	at := time.Now()
 	if len(batch) > 0 {
 		at = batch[0].CreatedAt
@@ -82,7 +94,7 @@ func (s *Store) BulkLoad(ctx context.Context, pages []comment.Page, comments ite
 		if !empty {
 			return nil
 		}
-		n, err := initialLoad(ctx, tx, batch, src)
+		n, err := initialLoad(ctx, tx, batch, src, txRows)
 		loaded, batch = n, nil
 		return err
 	})
@@ -94,7 +106,7 @@ func (s *Store) BulkLoad(ctx context.Context, pages []comment.Page, comments ite
 			return fmt.Errorf("bulk load comments %d to %d: %w", loaded+1, loaded+len(batch), err)
 		}
 		loaded += len(batch)
-		batch = src.take(bulkTxRows)
+		batch = src.take(txRows)
 	}
 	return nil
 }
@@ -120,13 +132,15 @@ func (s *source) take(n int) []comment.Comment {
 }
 
 // loadSettings gives the connection a page cache of bulkCacheKiB for a
-// load and returns a function that sets it back and checkpoints the WAL,
-// truncating it: a large transaction grows it to hundreds of megabytes,
-// which it would otherwise keep on disk.
+// load and returns a function that sets it back and truncates the WAL,
+// which a large transaction grows to the size of everything it wrote.
 func loadSettings(ctx context.Context, conn *sql.Conn) (restore func(), err error) {
-	var cache int64
+	var cache, busy int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
 		return nil, fmt.Errorf("read cache size: %w", mapErr(err))
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil {
+		return nil, fmt.Errorf("read busy timeout: %w", mapErr(err))
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -bulkCacheKiB)); err != nil {
 		return nil, fmt.Errorf("grow cache: %w", mapErr(err))
@@ -135,9 +149,12 @@ func loadSettings(ctx context.Context, conn *sql.Conn) (restore func(), err erro
 		// Even when ctx is cancelled: the connection goes back to the pool.
 		ctx := context.WithoutCancel(ctx)
 		_, _ = conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, cache))
-		// A reader still on an older snapshot makes this give up after the
-		// busy timeout, leaving the WAL as it is; that is harmless.
+		// Without waiting: a reader still on an older snapshot makes the
+		// checkpoint give up at once, leaving the WAL as it is, which is
+		// harmless.
+		_, _ = conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`)
 		_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		_, _ = conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busy))
 	}, nil
 }
 
@@ -161,7 +178,7 @@ func runConn(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) err
 // table, without its indexes and triggers, then puts them back and fills
 // the search index and the submit events from the rows. It returns how many
 // comments it inserted.
-func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *source) (int, error) {
+func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *source, txRows int) (int, error) {
 	// Every index and trigger of comments but the primary key, which the
 	// replies' foreign key needs, and which has no SQL of its own.
 	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
@@ -170,17 +187,17 @@ func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *
 	if err != nil {
 		return 0, fmt.Errorf("read schema: %w", mapErr(err))
 	}
+	defer rows.Close()
 	type object struct{ kind, name, sql string }
 	var objects []object
 	for rows.Next() {
 		var o object
 		if err := rows.Scan(&o.kind, &o.name, &o.sql); err != nil {
-			rows.Close()
 			return 0, fmt.Errorf("read schema: %w", mapErr(err))
 		}
 		objects = append(objects, o)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("read schema: %w", mapErr(err))
 	}
 	for _, o := range objects {
@@ -190,7 +207,7 @@ func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *
 	}
 
 	n := 0
-	for ; len(batch) > 0; batch = src.take(bulkTxRows) {
+	for ; len(batch) > 0; batch = src.take(txRows) {
 		if err := insertChunks(ctx, tx, "comments", batch); err != nil {
 			return n, err
 		}
@@ -258,14 +275,14 @@ func insertEvenly(ctx context.Context, tx *sql.Tx, table string, cs []comment.Co
 	if len(cs) == 0 {
 		return nil
 	}
-	row := "(" + placeholders(17) + ")"
+	row := "(" + placeholders(bulkValues) + ")"
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (`+bulkInsertColumns+`) VALUES `+
 		strings.TrimSuffix(strings.Repeat(row+",", n), ","))
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", mapErr(err))
 	}
 	defer stmt.Close()
-	args := make([]any, 0, 17*n)
+	args := make([]any, 0, bulkValues*n)
 	for start := 0; start < len(cs); start += n {
 		rows := cs[start : start+n]
 		args = args[:0]

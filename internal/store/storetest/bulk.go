@@ -33,11 +33,15 @@ type bulkFixture struct {
 	top, reply, deep, held, spam comment.Comment
 	accented                     comment.Comment
 	all                          []comment.Comment // in load order
-	at                           func(minutes int) time.Time
-	make                         func(key string, st comment.Status, minutes int, parent *comment.Comment) comment.Comment
 	siteID                       string
+	// at is the fixture's time plus some minutes; mk makes a comment of
+	// the site created then, replying to parent unless it is nil.
+	at func(minutes int) time.Time
+	mk func(key string, st comment.Status, minutes int, parent *comment.Comment) comment.Comment
 }
 
+// newBulkFixture returns the fixture for site, its comments created from
+// start on.
 func newBulkFixture(site comment.Site, start time.Time) bulkFixture {
 	fx := bulkFixture{siteID: site.ID}
 	fx.pages = []comment.Page{
@@ -46,7 +50,7 @@ func newBulkFixture(site comment.Site, start time.Time) bulkFixture {
 		{SiteID: site.ID, Key: "/c", URL: "https://blog.example/c", Title: "Page C"},
 	}
 	fx.at = func(minutes int) time.Time { return start.Add(time.Duration(minutes) * time.Minute) }
-	fx.make = func(key string, st comment.Status, minutes int, parent *comment.Comment) comment.Comment {
+	fx.mk = func(key string, st comment.Status, minutes int, parent *comment.Comment) comment.Comment {
 		c := newComment(site.ID, key, fx.at(minutes))
 		c.Status = st
 		c.UpdatedAt = c.CreatedAt.Add(time.Second)
@@ -55,15 +59,15 @@ func newBulkFixture(site comment.Site, start time.Time) bulkFixture {
 		}
 		return c
 	}
-	fx.top = fx.make("/a", comment.StatusApproved, 1, nil)
+	fx.top = fx.mk("/a", comment.StatusApproved, 1, nil)
 	fx.top.AuthorWebsite = "https://ada.example"
-	fx.reply = fx.make("/a", comment.StatusApproved, 2, &fx.top)
+	fx.reply = fx.mk("/a", comment.StatusApproved, 2, &fx.top)
 	fx.reply.AuthorName, fx.reply.Body, fx.reply.BodyHTML = "Grace Hopper", "A *quokka* on the ferry.", "<p>A <em>quokka</em> on the ferry.</p>"
-	fx.deep = fx.make("/a", comment.StatusApproved, 3, &fx.reply)
-	fx.held = fx.make("/a", comment.StatusPending, 4, &fx.top)
-	fx.spam = fx.make("/b", comment.StatusSpam, 5, nil)
+	fx.deep = fx.mk("/a", comment.StatusApproved, 3, &fx.reply)
+	fx.held = fx.mk("/a", comment.StatusPending, 4, &fx.top)
+	fx.spam = fx.mk("/b", comment.StatusSpam, 5, nil)
 	fx.spam.Reasons = []comment.Reason{{Rule: "link_count", Detail: "7 links"}}
-	fx.accented = fx.make("/c", comment.StatusApproved, 6, nil)
+	fx.accented = fx.mk("/c", comment.StatusApproved, 6, nil)
 	fx.accented.AuthorName = "Zoë Ångström"
 	fx.accented.Body, fx.accented.BodyHTML = "Crème brûlée at 1e5e6 degrees, v2 of the recipe.", "<p>Crème brûlée at 1e5e6 degrees, v2 of the recipe.</p>"
 	fx.all = []comment.Comment{fx.top, fx.reply, fx.deep, fx.held, fx.spam, fx.accented}
@@ -191,7 +195,7 @@ func testInitialLoad(t *testing.T, s comment.Store, bl comment.BulkLoader) {
 	site := mustSite(t, s)
 	fx := newBulkFixture(site, t0)
 
-	lost := fx.make("/no-such-page", comment.StatusApproved, 0, nil)
+	lost := fx.mk("/no-such-page", comment.StatusApproved, 0, nil)
 	if err := bl.BulkLoad(ctx, fx.pages, slices.Values([]comment.Comment{fx.top, lost})); !errors.Is(err, comment.ErrNotFound) {
 		t.Fatalf("BulkLoad with a comment on an unknown page: error = %v, want ErrNotFound", err)
 	}
@@ -264,9 +268,9 @@ func testLaterLoad(t *testing.T, s comment.Store, bl comment.BulkLoader) {
 	// statements of a store that splits its work.
 	var second []comment.Comment
 	for i := range 300 {
-		c := fx.make("/c", comment.StatusPending, 10+i, nil)
+		c := fx.mk("/c", comment.StatusPending, 10+i, nil)
 		if i%3 == 0 {
-			c = fx.make("/c", comment.StatusApproved, 10+i, &fx.accented)
+			c = fx.mk("/c", comment.StatusApproved, 10+i, &fx.accented)
 		}
 		c.Body = fmt.Sprintf("Comment number %d.", i)
 		second = append(second, c)
@@ -277,7 +281,7 @@ func testLaterLoad(t *testing.T, s comment.Store, bl comment.BulkLoader) {
 	fx.check(t, s, append([]comment.Comment{submitted}, second...))
 
 	t.Run("errors", func(t *testing.T) {
-		orphan := fx.make("/a", comment.StatusApproved, 2000, nil)
+		orphan := fx.mk("/a", comment.StatusApproved, 2000, nil)
 		orphan.ParentID, orphan.Depth = newID(), 2
 		tests := []struct {
 			name  string
@@ -287,7 +291,7 @@ func testLaterLoad(t *testing.T, s comment.Store, bl comment.BulkLoader) {
 		}{
 			{"existing id", nil, []comment.Comment{fx.top}, comment.ErrConflict},
 			{"unknown site", []comment.Page{{SiteID: "no-such-site", Key: "/a"}}, nil, comment.ErrNotFound},
-			{"unknown page", nil, []comment.Comment{fx.make("/no-such-page", comment.StatusApproved, 2000, nil)}, comment.ErrNotFound},
+			{"unknown page", nil, []comment.Comment{fx.mk("/no-such-page", comment.StatusApproved, 2000, nil)}, comment.ErrNotFound},
 			{"unknown parent", nil, []comment.Comment{orphan}, comment.ErrNotFound},
 		}
 		for _, tt := range tests {
