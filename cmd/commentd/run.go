@@ -46,6 +46,9 @@ commands:
   token create --email E --name N         make an API token for a user; printed once
   rules export SITE                       print a site's spam rules as YAML
   rules import SITE FILE                  replace a site's spam rules with a YAML file
+  seed --site S --pages N --comments N --pending N [--random-seed 1]
+                                          load generated pages and comments (approved, and
+                                          pending for the queue) into the database
 
 Every command takes --config FILE (default: COMMENTD_CONFIG, else the built-in
 config/commentd.yaml) and the same environment overrides as serve.
