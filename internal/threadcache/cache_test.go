@@ -147,12 +147,15 @@ func instance(t *testing.T, url, channel string, withBus bool, poll time.Duratio
 	return c
 }
 
-// warm makes the site known to c: its first poll after the site's first
-// fill drops what was filled before it (a change could have been missed
-// before the site's version was known).
-func warm(c *threadcache.Cache, site string, poll time.Duration) {
+// warm makes the site known to c and waits for its first poll since, which
+// drops what was filled before it (a change could have been missed before
+// the site's version was known): the warm-up entry going away is the sign.
+func warm(t *testing.T, c *threadcache.Cache, site string) {
+	t.Helper()
 	fill(c, site, "/warm-up", "W")
-	time.Sleep(3 * poll)
+	eventually(t, 5*time.Second, "the first poll after the site was seen never came", func() bool {
+		return body(t, c, site, "/warm-up") == ""
+	})
 }
 
 // eventually waits up to limit for cond, checking every 10 ms.
@@ -174,7 +177,7 @@ func TestOtherInstancesDropAChangedPage(t *testing.T) {
 	a := instance(t, url, channel, true, 200*time.Millisecond)
 	b := instance(t, url, channel, true, 200*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // subscriptions up
-	warm(b, site, 200*time.Millisecond)
+	warm(t, b, site)
 	fill(b, site, "/a", "old")
 	fill(b, site, "/b", "B")
 	a.Changed(context.Background(), site, "/a")
@@ -197,7 +200,7 @@ func TestMissedMessageIsCaughtByTheVersion(t *testing.T) {
 	const poll = 100 * time.Millisecond
 	a := instance(t, url, testenv.UniqueName("threads"), false, poll)
 	b := instance(t, url, testenv.UniqueName("threads"), false, poll)
-	warm(b, site, poll)
+	warm(t, b, site)
 	fill(b, site, "/a", "old")
 	if got := body(t, b, site, "/a"); got != "old" {
 		t.Fatalf("before the change: got %q", got)
@@ -215,7 +218,7 @@ func TestRedisDownServesOnlyFreshEntries(t *testing.T) {
 	site := testenv.UniqueName("site")
 	const poll = 100 * time.Millisecond
 	c := instance(t, redisProc.URL(), testenv.UniqueName("threads"), false, poll)
-	warm(c, site, poll)
+	warm(t, c, site)
 	fill(c, site, "/a", "A")
 	time.Sleep(2 * poll)
 	if got := body(t, c, site, "/a"); got != "A" {
