@@ -293,11 +293,17 @@ func declareSites(ctx context.Context, store comment.Store, cfg config.Config) e
 	return nil
 }
 
+// limiter is what submissions and sign-ins each need of the rate limiter.
+type limiter interface {
+	moderation.Limiter
+	account.Limiter
+}
+
 // newLimiter returns the Redis limiter (with its in-process fallback) when a
 // Redis URL is configured, else the in-process limiter alone. A Redis that
 // does not answer at start is only a warning: the limiter falls back on its
 // own and returns to Redis when it answers again.
-func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (moderation.Limiter, redis.UniversalClient) {
+func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (limiter, redis.UniversalClient) {
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "commentd_ratelimit_fallbacks_total",
 		Help: "Rate-limit decisions taken by the in-process limiter because Redis did not answer in time.",

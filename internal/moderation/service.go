@@ -23,7 +23,6 @@ import (
 // Limiter decides whether one more submission fits the limits.
 // ratelimit.Redis and ratelimit.Local satisfy it.
 type Limiter interface {
-	Allow(ctx context.Context, key string, lim comment.RateLimit) (ratelimit.Decision, error)
 	// AllowChain charges several buckets in order, stopping at the first
 	// that refuses.
 	AllowChain(ctx context.Context, checks []ratelimit.Check) (ratelimit.Refusal, error)

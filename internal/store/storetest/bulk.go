@@ -11,14 +11,14 @@ import (
 	"github.com/commentd/commentd/internal/comment"
 )
 
-// testBulkLoad loads pages and comments with BulkLoad, if the store has it,
-// first into the empty store (where a store may take another path) and
+// testBulkLoad loads pages and comments with BulkLoad (every store must
+// have it: commentd seed depends on it), first into the empty store (where a store may take another path) and
 // then into the store with comments, and reads them back through the
 // Store's own methods.
 func testBulkLoad(t *testing.T, s comment.Store) {
 	bl, ok := s.(comment.BulkLoader)
 	if !ok {
-		t.Skip("the store does not implement comment.BulkLoader")
+		t.Fatalf("%T does not implement comment.BulkLoader", s)
 	}
 	t.Run("into an empty store", func(t *testing.T) { testInitialLoad(t, s, bl) })
 	t.Run("into a store with comments", func(t *testing.T) { testLaterLoad(t, s, bl) })
