@@ -42,8 +42,20 @@ type Renderer struct {
 // rel="nofollow ugc noopener"; a link to anything else becomes its text.
 // Headings become paragraphs, images and raw HTML disappear (so comments
 // never load third-party images), and every other attribute is dropped.
+//
+// So that no comment costs more than linear time to render, quotes and
+// lists nest at most 16 deep, and a comment's first 100 "[" or "![" and
+// first 2000 runs of *, _ or ~ act as markup; any further ones are shown
+// as typed.
 func NewRenderer() *Renderer {
 	md := goldmark.New(
+		// goldmark's parsers, but with the limits of limits.go that keep
+		// rendering time linear in the size of the comment.
+		goldmark.WithParser(parser.NewParser(
+			parser.WithBlockParsers(blockParsers()...),
+			parser.WithInlineParsers(append(parser.DefaultInlineParsers(), util.Prioritized(inlineBudget{}, 0))...),
+			parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		)),
 		goldmark.WithExtensions(
 			// Only http(s) URLs and www. names are linked; goldmark would
 			// also link ftp:// by default.

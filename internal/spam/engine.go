@@ -1,6 +1,7 @@
 package spam
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -81,6 +82,9 @@ type pattern struct {
 	re    *regexp.Regexp
 	req   []string // prefilter: run re only on text containing one of these; nil: always
 	steps int      // instructions in the compiled program; see MaxPatternSteps
+	// ranges is how many ranges its character classes have together; see
+	// MaxPatternClassRanges.
+	ranges int
 }
 
 // prefixGroup holds the blocked ranges of one address family and length.
@@ -133,6 +137,9 @@ func Compile(r Rules) (*Engine, error) {
 		for _, s := range entries {
 			if isPattern(s) {
 				p, err := e.fold.compilePattern(s[1 : len(s)-1])
+				if err == nil && p.re == nil {
+					err = errors.New("too complex") // Validate refuses these
+				}
 				if err != nil {
 					return nil, fmt.Errorf("compile %s %q: %w", listRule(list), s, err)
 				}

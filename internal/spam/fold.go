@@ -381,6 +381,16 @@ const maxClassFold = 1024
 // /Cas+ino/ match folded text), and compiles the result. The pattern it
 // returns carries the prefilter (see requirement) and the size of the
 // program, but no src.
+//
+// A pattern whose program would clearly exceed MaxPatternSteps, or whose
+// character classes exceed MaxPatternClassRanges, is not compiled: the
+// pattern returned then has only steps, as progSize counts them from the
+// parsed pattern, and ranges, and no re. Repetitions are written out in
+// the program, so 200 bytes of /\pL{1000}\pL{1000}.../ make over 20,000
+// instructions and take tens of milliseconds to compile; and compiling
+// costs time in proportion to the ranges of its classes (\pL has over
+// 600). A rule set of thousands of such patterns took minutes to be
+// refused.
 func (f *folder) compilePattern(src string) (pattern, error) {
 	re, err := syntax.Parse(src, syntax.Perl|syntax.FoldCase)
 	if err != nil {
@@ -388,17 +398,24 @@ func (f *folder) compilePattern(src string) (pattern, error) {
 	}
 	budget := maxClassFold
 	f.foldRegexp(re, &budget)
+	// progSize may count a few more instructions than the compiler makes
+	// (it skips some of Simplify's shortcuts), never twice as many: a
+	// pattern up to twice the limit is compiled and measured exactly.
+	steps, ranges := progSize(re), classRanges(re)
+	if steps > 2*MaxPatternSteps || ranges > MaxPatternClassRanges {
+		return pattern{steps: steps, ranges: ranges}, nil
+	}
 	req := requirement(re, f)
 	// The program regexp runs: its size bounds the work per byte of text.
 	prog, err := syntax.Compile(re.Simplify())
 	if err != nil {
 		return pattern{}, trimRegexpError(err)
 	}
-	c, err := regexp.Compile(re.String())
+	c, err := regexp.Compile(patternSource(re))
 	if err != nil {
 		return pattern{}, trimRegexpError(err)
 	}
-	return pattern{re: c, req: req, steps: len(prog.Inst)}, nil
+	return pattern{re: c, req: req, steps: len(prog.Inst), ranges: ranges}, nil
 }
 
 type patternError string

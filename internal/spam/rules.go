@@ -57,6 +57,14 @@ const (
 	// MaxListPatternSteps is the most instructions the patterns of one word
 	// list may have together.
 	MaxListPatternSteps = 20_000
+	// MaxPatternClassRanges is the most ranges the character classes of
+	// one pattern may have together, after folding. Compiling a pattern
+	// takes time in proportion to them: [a-z] has 1, \w 4, \S 4, and \pL
+	// over 600.
+	MaxPatternClassRanges = 10_000
+	// MaxListClassRanges is the most ranges the character classes of one
+	// word list's patterns may have together.
+	MaxListClassRanges = 100_000
 	// MaxSubmitSeconds is the largest min_submit_seconds.
 	MaxSubmitSeconds = 3600
 	// MaxBurst is the largest burst of a rate limit.
@@ -471,8 +479,14 @@ func validateList(name string, list []string, f map[string]string, check func(st
 // match; each pattern must compile, must not match empty text (it would
 // match every comment) and must not be too complex; and there may not be
 // too many patterns, nor too complex together.
+//
+// Once the list has more patterns than MaxPatterns, or the patterns
+// compiled so far, valid or not, have more than MaxListPatternSteps
+// instructions or MaxListClassRanges class ranges, the rest are not
+// compiled: the list is refused as a whole, and checking each of thousands
+// of entries would cost seconds.
 func validateWords(fo *folder, name string, list []string, f map[string]string) {
-	patterns, steps := 0, 0
+	patterns, steps, work, ranges := 0, 0, 0, 0
 	seen := map[string]bool{} // Normalize merges repeated patterns
 	validateList(name, list, f, func(s string) string {
 		if !isPattern(s) {
@@ -490,12 +504,22 @@ func validateWords(fo *folder, name string, list []string, f map[string]string) 
 		}
 		seen[s] = true
 		patterns++
+		if patterns > MaxPatterns || work > MaxListPatternSteps || ranges > MaxListClassRanges {
+			return ""
+		}
 		p, err := fo.compilePattern(src)
 		if err != nil {
 			return "not a valid RE2 pattern: " + err.Error()
 		}
+		if p.re != nil {
+			work += p.steps
+		}
+		ranges += p.ranges
 		if p.steps > MaxPatternSteps {
 			return fmt.Sprintf("pattern too complex: %d steps, at most %d", p.steps, MaxPatternSteps)
+		}
+		if p.ranges > MaxPatternClassRanges {
+			return fmt.Sprintf("pattern too complex: its character classes have %d ranges, at most %d", p.ranges, MaxPatternClassRanges)
 		}
 		if p.re.MatchString("") {
 			return "matches empty text, so it would match every comment"
@@ -507,8 +531,14 @@ func validateWords(fo *folder, name string, list []string, f map[string]string) 
 	if patterns > MaxPatterns {
 		msgs = append(msgs, fmt.Sprintf("must have at most %d patterns (/.../)", MaxPatterns))
 	}
-	if steps > MaxListPatternSteps {
+	switch {
+	case steps > MaxListPatternSteps:
 		msgs = append(msgs, fmt.Sprintf("patterns too complex together: %d steps, at most %d", steps, MaxListPatternSteps))
+	case work > MaxListPatternSteps && patterns <= MaxPatterns:
+		msgs = append(msgs, fmt.Sprintf("patterns too complex together: over %d steps; fix the patterns marked before checking the rest", MaxListPatternSteps))
+	}
+	if ranges > MaxListClassRanges && patterns <= MaxPatterns {
+		msgs = append(msgs, fmt.Sprintf("patterns too complex together: their character classes have over %d ranges", MaxListClassRanges))
 	}
 	if len(msgs) > 0 {
 		f[name] = strings.Join(msgs, "; ")
@@ -602,7 +632,7 @@ func checkShape(raw map[string]json.RawMessage) *comment.ValidationError {
 	known := topLevelKeys()
 	for k := range raw {
 		if !slices.Contains(known, k) {
-			f[k] = "unknown field"
+			f[keyName(k)] = "unknown field"
 		}
 	}
 	checkDuration(raw["max_token_age"], "max_token_age", f)
@@ -615,7 +645,7 @@ func checkShape(raw map[string]json.RawMessage) *comment.ValidationError {
 		names := def.limits()
 		for k, v := range limits {
 			if !slices.ContainsFunc(names[:], func(n namedLimit) bool { return n.name == k }) {
-				f["rate_limits."+k] = "unknown field"
+				f["rate_limits."+keyName(k)] = "unknown field"
 				continue
 			}
 			if isNull(v) {
@@ -628,7 +658,7 @@ func checkShape(raw map[string]json.RawMessage) *comment.ValidationError {
 			}
 			for lk := range limit {
 				if lk != "every" && lk != "burst" {
-					f["rate_limits."+k+"."+lk] = "unknown field"
+					f["rate_limits."+k+"."+keyName(lk)] = "unknown field"
 				}
 			}
 			checkDuration(limit["every"], "rate_limits."+k+".every", f)
@@ -638,6 +668,15 @@ func checkShape(raw map[string]json.RawMessage) *comment.ValidationError {
 		return nil
 	}
 	return &comment.ValidationError{Fields: f}
+}
+
+// keyName is a document's key as a field error names it: the empty key is
+// written "" so that the error still names a field.
+func keyName(k string) string {
+	if k == "" {
+		return `""`
+	}
+	return k
 }
 
 func isNull(m json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(m), []byte("null")) }
