@@ -43,6 +43,8 @@ type Store interface {
 	AccountStore
 	ModerationStore
 	RulesStore
+	RetentionStore
+	IdempotencyStore
 
 	// UpsertSite creates the site or updates its name, origins and limits.
 	UpsertSite(ctx context.Context, s Site) error

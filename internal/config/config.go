@@ -43,6 +43,7 @@ type Config struct {
 	HTTP              HTTP          `koanf:"http"`
 	Cache             Cache         `koanf:"cache"`
 	RateLimit         RateLimit     `koanf:"rate_limit"`
+	Retention         Retention     `koanf:"retention"`
 	Sites             []Site        `koanf:"sites" validate:"dive"`
 	Tokens            []Token       `koanf:"tokens" validate:"dive"`
 }
@@ -69,6 +70,23 @@ type Cache struct {
 	// SharedMaxAge is the s-maxage of thread and count answers: how long a
 	// CDN may serve them without asking again. 0: it must ask each time.
 	SharedMaxAge time.Duration `koanf:"shared_max_age" validate:"gte=0"`
+}
+
+// Retention says how long comments' client data is kept and when pending
+// comments are reported as waiting too long.
+type Retention struct {
+	// ClientData is how long a comment's IP address and user agent are
+	// kept as submitted; 0 keeps them forever.
+	ClientData time.Duration `koanf:"client_data" validate:"gte=0"`
+	// ClientDataMode is what happens after ClientData: "truncate" keeps
+	// the IP's network (IPv4 /24, IPv6 /48), "delete" removes the IP too.
+	// The user agent is removed either way.
+	ClientDataMode string `koanf:"client_data_mode" validate:"oneof=truncate delete"`
+	// PendingWarnAfter is the age from which a pending comment counts as
+	// overdue in /readyz and the metrics; 0 turns that count off.
+	PendingWarnAfter time.Duration `koanf:"pending_warn_after" validate:"gte=0"`
+	// Interval is how often the retention job runs (it also runs at start).
+	Interval time.Duration `koanf:"interval" validate:"gt=0"`
 }
 
 // RateLimit is a burst followed by one comment per Every.
@@ -104,6 +122,11 @@ func envKeys() map[string]string {
 		"COMMENTD_ADMIN_TOKEN":     "admin_token",
 		"COMMENTD_TRUSTED_PROXIES": "trusted_proxies",
 		"COMMENTD_DEBUG_LISTEN":    "debug_listen",
+
+		"COMMENTD_RETENTION_CLIENT_DATA":        "retention.client_data",
+		"COMMENTD_RETENTION_CLIENT_DATA_MODE":   "retention.client_data_mode",
+		"COMMENTD_RETENTION_PENDING_WARN_AFTER": "retention.pending_warn_after",
+		"COMMENTD_RETENTION_INTERVAL":           "retention.interval",
 	}
 }
 

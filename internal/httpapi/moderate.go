@@ -113,7 +113,7 @@ type queueQuery struct {
 	Status string `json:"status" validate:"omitempty,oneof=pending approved rejected spam deleted"`
 	Page   string `json:"page" validate:"omitempty,line,maxbytes=512"`
 	Email  string `json:"email" validate:"omitempty,line,maxbytes=100"`
-	IP     string `json:"ip" validate:"omitempty,ip"`
+	IP     string `json:"ip" validate:"omitempty,ip|cidr"`
 	Query  string `json:"q" validate:"omitempty,line,maxbytes=200"`
 	Cursor string `json:"cursor" validate:"omitempty,line,maxbytes=200"`
 	Limit  string `json:"limit" validate:"omitempty,number"`
@@ -139,6 +139,8 @@ func queueFilter(c echo.Context, v *validator.Validate) (moderation.QueueFilter,
 	}
 	if a, err := netip.ParseAddr(q.IP); err == nil {
 		q.IP = a.Unmap().String() // stored addresses are in this spelling
+	} else if p, err := netip.ParsePrefix(q.IP); err == nil {
+		q.IP = p.Masked().String() // expired client data keeps a network (comment.TruncateIP)
 	}
 	return moderation.QueueFilter{SiteID: q.Site, Status: comment.Status(q.Status), PageKey: q.Page, Email: q.Email,
 		IP: q.IP, Query: q.Query, Cursor: q.Cursor, Limit: limit}, nil

@@ -80,8 +80,9 @@ func requestScheme(c echo.Context) string {
 }
 
 type healthResponse struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks,omitempty"`
+	Status  string                 `json:"status"`
+	Checks  map[string]string      `json:"checks,omitempty"`
+	Pending map[string]PendingSite `json:"pending,omitempty"`
 }
 
 func handleHealth() echo.HandlerFunc {
@@ -91,18 +92,24 @@ func handleHealth() echo.HandlerFunc {
 }
 
 // handleReady answers 200 when every dependency answers and 503 otherwise,
-// naming which one failed but not how (details go to the log).
-func handleReady(ready ReadinessCheck, log *slog.Logger) echo.HandlerFunc {
+// naming which one failed but not how (details go to the log). When the
+// dependencies answer it adds each site's moderation backlog (pending); a
+// comment waiting past the warning age turns the status to "warn", still
+// with 200: a backlog needs moderators, not another instance, so a load
+// balancer must keep sending traffic. A backlog that cannot be read is
+// left out and logged.
+func handleReady(ready ReadinessCheck, pending PendingCheck, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if ready == nil {
-			return c.JSON(http.StatusOK, healthResponse{Status: "ok"})
-		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		out := healthResponse{Status: "ok", Checks: map[string]string{}}
 		status := http.StatusOK
 		var errs []error
-		for name, err := range ready(ctx) {
+		var checks map[string]error
+		if ready != nil {
+			checks = ready(ctx)
+		}
+		for name, err := range checks {
 			if err != nil {
 				out.Checks[name] = "unavailable"
 				out.Status = "unavailable"
@@ -114,6 +121,18 @@ func handleReady(ready ReadinessCheck, log *slog.Logger) echo.HandlerFunc {
 		}
 		if len(errs) > 0 {
 			log.LogAttrs(c.Request().Context(), slog.LevelWarn, "not ready", slog.String("err", errors.Join(errs...).Error()))
+		}
+		if pending != nil && len(errs) == 0 {
+			backlog, err := pending(ctx)
+			if err != nil {
+				log.LogAttrs(c.Request().Context(), slog.LevelWarn, "moderation backlog unknown", slog.String("err", err.Error()))
+			}
+			for _, p := range backlog {
+				if p.Overdue > 0 {
+					out.Status = "warn"
+				}
+			}
+			out.Pending = backlog
 		}
 		return c.JSON(status, out)
 	}

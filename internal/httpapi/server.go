@@ -43,6 +43,8 @@ type Options struct {
 	Logger         *slog.Logger
 	Ready          ReadinessCheck
 	Metrics        http.Handler // served at /metrics; nil: no route
+	// Pending adds each site's moderation backlog to /readyz; nil: none.
+	Pending PendingCheck
 	// Stop, when closed, ends the live event streams, so that a graceful
 	// shutdown does not wait for them. nil: streams end only with their
 	// clients.

@@ -68,6 +68,15 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"RuleHits", testRuleHits},
 		{"HasDuplicate", testHasDuplicate},
 		{"BulkLoad", testBulkLoad},
+		{"IdempotencyKeys", testIdempotencyKeys},
+		{"IdempotencyKeyConflict", testIdempotencyKeyConflict},
+		{"ConcurrentKeyedCreate", testConcurrentKeyedCreate},
+		{"DeleteIdempotencyKeys", testDeleteIdempotencyKeys},
+		{"ExpireClientData", testExpireClientData},
+		{"ExpireClientDataDelete", testExpireClientDataDelete},
+		{"ExpireClientDataBatches", testExpireClientDataBatches},
+		{"ExpireClientDataErrors", testExpireClientDataErrors},
+		{"PendingStats", testPendingStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
