@@ -152,6 +152,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Threads: threads, Logger: log,
 	})
 	go svc.Run(ctx) // drops cached rules when another instance changes them
+	pending := startRetention(ctx, cfg, store, log, registry)
+	go svc.PurgeIdempotencyKeysEvery(ctx, time.Hour)
 	if threads != nil {
 		go threads.Run(ctx) // drops cached threads that other instances changed
 	}
@@ -167,6 +169,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		TrustedProxies: cfg.TrustedPrefixes(),
 		Logger:         log,
 		Ready:          readiness(store, rdb),
+		Pending:        pending,
 		Metrics:        promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
 		SharedMaxAge:   cfg.Cache.SharedMaxAge,
 	})
@@ -209,6 +212,10 @@ func serve(ctx context.Context, args []string, e env) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
+		// Requests still running lose their connections before the store
+		// closes under them: their clients see no answer (and may retry
+		// with their Idempotency-Key), never a 500 from the closed store.
+		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -319,11 +326,17 @@ func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg pr
 		log.Warn("cannot parse redis_url; rate limits are kept in this process only", "err", err)
 		return local, nil
 	}
-	// Short network timeouts: a dead Redis must cost a submission little.
+	// Short network timeouts: a dead or stalled Redis must cost a request
+	// little. The limiter, the bus and the thread cache each bound their
+	// calls (100ms) through the context, which ContextTimeoutEnabled lets
+	// go-redis honour on socket reads and while waiting for a pooled
+	// connection; the timeouts here bound every other call (readiness).
+	// MaxRetries -1 means none: go-redis reads 0 as its default of 3.
 	opt.DialTimeout = 500 * time.Millisecond
 	opt.ReadTimeout = 200 * time.Millisecond
 	opt.WriteTimeout = 200 * time.Millisecond
-	opt.MaxRetries = 0
+	opt.PoolTimeout = 200 * time.Millisecond
+	opt.MaxRetries = -1
 	opt.ContextTimeoutEnabled = true
 	client := redis.NewClient(opt)
 	pingCtx, cancel := context.WithTimeout(ctx, time.Second)

@@ -200,7 +200,8 @@ func (s *Service) principalOf(ctx context.Context, u comment.User) (comment.Prin
 // Login checks a password and opens a session, returning the cookie value.
 // Attempts are limited per account and per client address. Errors:
 // *comment.RateLimitError, comment.ErrUnauthorized (wrong email or password,
-// the same answer for both).
+// the same answer for both), comment.ErrUnavailable (the limiter failed, so
+// the attempt is refused unchecked).
 func (s *Service) Login(ctx context.Context, email, password, ip string) (string, comment.Principal, error) {
 	email = NormalizeEmail(email)
 	if err := s.throttle(ctx, email, ip); err != nil {
@@ -238,20 +239,27 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (string
 	return token, p, nil
 }
 
-// throttle applies the sign-in limits. The email is hashed into the key.
+// throttle applies the sign-in limits. The email and the client address are
+// hashed into the keys, so Redis holds neither in clear.
+// Sign-in is never left unlimited: a Redis limiter answers from its
+// in-process fallback when Redis is down or slow (within its timeout), and
+// a limiter that fails outright refuses the attempt (fail closed) with an
+// error wrapping comment.ErrUnavailable, before the password is looked at.
 func (s *Service) throttle(ctx context.Context, email, ip string) error {
 	sum := sha256.Sum256([]byte(email))
+	ipSum := sha256.Sum256([]byte(ipBucket(ip)))
 	keys := []struct {
 		key string
 		lim comment.RateLimit
 	}{
-		{"login:ip:" + ipBucket(ip), s.perIP},
+		{"login:ip:" + hex.EncodeToString(ipSum[:16]), s.perIP},
 		{"login:account:" + hex.EncodeToString(sum[:16]), s.perAccount},
 	}
 	for _, k := range keys {
 		d, err := s.limiter.Allow(ctx, k.key, k.lim)
 		if err != nil {
-			return fmt.Errorf("sign-in limiter: %w", err)
+			s.log.LogAttrs(ctx, slog.LevelError, "sign-in limiter failed; attempt refused", slog.String("err", err.Error()))
+			return fmt.Errorf("sign-in limiter: %w: %w", comment.ErrUnavailable, err)
 		}
 		if !d.Allowed {
 			return &comment.RateLimitError{RetryAfter: d.RetryAfter}

@@ -19,8 +19,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultTimeout bounds one PUBLISH when RedisOptions.Timeout is zero.
-const DefaultTimeout = 100 * time.Millisecond
+// Defaults for RedisOptions fields left zero.
+const (
+	// DefaultTimeout bounds one PUBLISH.
+	DefaultTimeout = 100 * time.Millisecond
+	// DefaultCooldown is how long PUBLISH is not tried after one failed.
+	DefaultCooldown = 2 * time.Second
+)
 
 const (
 	// pingInterval: a subscription that received nothing for this long
@@ -41,6 +46,13 @@ type RedisOptions struct {
 	// Timeout bounds one PUBLISH; past it the event is delivered on this
 	// instance only. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// Cooldown is how long Publish leaves Redis alone after a PUBLISH
+	// failed or timed out: events published in that window are delivered
+	// on this instance only, at once, so that a stalled Redis costs one
+	// publisher the timeout per cooldown rather than every publisher.
+	// The cooldown ends early when the subscription is confirmed again.
+	// Zero means DefaultCooldown.
+	Cooldown time.Duration
 	// Logger receives one warning when the subscription or publishing
 	// fails and one info line when it works again (per outage, not per
 	// attempt), plus a warning per undecodable message. Nil discards.
@@ -65,6 +77,7 @@ type Redis struct {
 	channel   string
 	local     *Local
 	timeout   time.Duration
+	cooldown  time.Duration
 	log       *slog.Logger
 	dropped   prometheus.Counter
 	fallbacks prometheus.Counter
@@ -84,6 +97,8 @@ type Redis struct {
 	own         map[string]ownState // events published here, by ID, see Publish
 	directs     []directEntry       // IDs in own as ownDirect, oldest first
 	publishDown bool                // an outage of PUBLISH was logged
+	// While publishDown, no PUBLISH is tried before publishRetryAt.
+	publishRetryAt time.Time
 }
 
 // ownState tracks an event published by this instance until it is known
@@ -130,6 +145,7 @@ func NewRedis(client redis.UniversalClient, channel string, local *Local, opt Re
 		channel:      channel,
 		local:        local,
 		timeout:      opt.Timeout,
+		cooldown:     opt.Cooldown,
 		log:          opt.Logger,
 		dropped:      opt.Dropped,
 		fallbacks:    opt.Fallbacks,
@@ -140,6 +156,9 @@ func NewRedis(client redis.UniversalClient, channel string, local *Local, opt Re
 	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
+	}
+	if r.cooldown <= 0 {
+		r.cooldown = DefaultCooldown
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -164,8 +183,11 @@ func (r *Redis) Connected() bool { return r.subscribed.Load() }
 // Publish sends ev to every instance through Redis, waiting at most the
 // configured timeout, and returns nil whatever Redis does: if PUBLISH fails
 // or times out, ev is delivered to this instance's subscribers only, and
-// the failure is counted and logged (once per outage). Cancelling ctx does
-// not stop the PUBLISH, since the change it reports has happened anyway.
+// the failure is counted and logged (once per outage). For the cooldown
+// after such a failure, Publish does not try Redis at all (one call after
+// it does, as a probe): ev is delivered here at once and counted the same
+// way. Cancelling ctx does not stop the PUBLISH, since the change it
+// reports has happened anyway.
 //
 // Local subscribers get ev exactly once: through the subscription when it
 // is up and PUBLISH works, otherwise directly, and an echo of an event
@@ -178,9 +200,34 @@ func (r *Redis) Publish(ctx context.Context, ev Event) error {
 		return fmt.Errorf("encode event %s for comment %s: %w", ev.Type, ev.CommentID, err)
 	}
 	r.begin(id, ev)
-	err = r.publish(ctx, payload)
+	if r.shouldPublish() {
+		err = r.publish(ctx, payload)
+	} else {
+		err = errCoolingDown
+	}
 	r.finish(id, ev, err)
 	return nil
+}
+
+// errCoolingDown stands for a PUBLISH not tried because an earlier one
+// failed less than the cooldown ago.
+var errCoolingDown = errors.New("redis publish not tried: cooling down after a failure")
+
+// shouldPublish reports whether this Publish may try Redis: always, unless
+// a PUBLISH failed; then only the first call after the cooldown does, and
+// the others keep delivering directly until it has answered.
+func (r *Redis) shouldPublish() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.publishDown {
+		return true
+	}
+	now := r.now()
+	if now.Before(r.publishRetryAt) {
+		return false
+	}
+	r.publishRetryAt = now.Add(r.cooldown)
+	return true
 }
 
 // begin records id before it is published. Without a confirmed
@@ -218,6 +265,9 @@ func (r *Redis) finish(id string, ev Event, err error) {
 
 	if r.fallbacks != nil {
 		r.fallbacks.Inc()
+	}
+	if !errors.Is(err, errCoolingDown) {
+		r.publishRetryAt = r.now().Add(r.cooldown)
 	}
 	if !r.publishDown {
 		r.publishDown = true
@@ -394,6 +444,11 @@ func (r *Redis) subscriptionUp() {
 		r.subDown = false
 		r.log.Info("events: redis subscription restored", slog.String("channel", r.channel))
 	}
+	// Redis answers again: the next Publish may try it without waiting
+	// for the rest of the cooldown.
+	r.mu.Lock()
+	r.publishRetryAt = time.Time{}
+	r.mu.Unlock()
 }
 
 // isTimeout reports whether err is a read deadline passing, which leaves a

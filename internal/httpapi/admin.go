@@ -67,12 +67,19 @@ func secureRequest(c echo.Context, secureCookies bool) bool {
 	return secureCookies || c.Request().TLS != nil
 }
 
-// adminCSRF checks a token on every state-changing /admin request, the
-// sign-in form included, with Echo's CSRF middleware: the token travels in
-// an HttpOnly, SameSite=Strict cookie and in the form (or, from admin.js, in
-// a header). Browsers that send Sec-Fetch-Site are also checked by it; a
-// cross-site request falls through to the token check and fails there.
-func adminCSRF(secureCookies bool) echo.MiddlewareFunc {
+// errCrossSite is what a state-changing /admin request fails with when the
+// browser says it was sent by a page of another site or origin.
+var errCrossSite = errors.New("cross-site request to the moderator UI")
+
+// adminCSRF checks every state-changing /admin request, the sign-in form
+// included. First, a request that a browser marks as coming from another
+// origin (Sec-Fetch-Site cross-site or same-site, or an Origin that is
+// neither this server's nor publicURL's) is refused whatever it carries:
+// no page elsewhere has a reason to post to the moderator UI. Then Echo's
+// CSRF middleware checks the token, which travels in an HttpOnly,
+// SameSite=Strict cookie and in the form (or, from admin.js, in a header);
+// browsers that say the request is same-origin pass without one.
+func adminCSRF(secureCookies bool, publicURL string) echo.MiddlewareFunc {
 	build := func(secure bool) echo.MiddlewareFunc {
 		return middleware.CSRFWithConfig(middleware.CSRFConfig{
 			TokenLookup:           "header:" + echo.HeaderXCSRFToken + ",form:_csrf",
@@ -83,7 +90,7 @@ func adminCSRF(secureCookies bool) echo.MiddlewareFunc {
 			CookieSameSite:        http.SameSiteStrictMode,
 			CookieSecure:          secure,
 			CookieMaxAge:          int(csrfMaxAge / time.Second),
-			AllowSecFetchSiteFunc: func(echo.Context) (bool, error) { return false, nil },
+			AllowSecFetchSiteFunc: func(echo.Context) (bool, error) { return false, errCrossSite },
 			ErrorHandler:          func(error, echo.Context) error { return errCSRF },
 		})
 	}
@@ -91,12 +98,47 @@ func adminCSRF(secureCookies bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		plainNext, secureNext := plain(next), secure(next)
 		return func(c echo.Context) error {
+			if crossOrigin(c.Request(), publicURL) {
+				return errCrossSite
+			}
 			if secureRequest(c, secureCookies) {
 				return secureNext(c)
 			}
 			return plainNext(c)
 		}
 	}
+}
+
+// crossOrigin reports whether r changes state and a browser sent it from a
+// page that is not on this server: Sec-Fetch-Site says so, or the Origin is
+// neither the request's host (over http or https: behind a proxy that ends
+// TLS the browser's origin is https while the request here is plain) nor
+// that of publicURL. Requests without these headers (not from a browser,
+// or from a very old one) are left to the token check.
+func crossOrigin(r *http.Request, publicURL string) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	switch r.Header.Get(echo.HeaderSecFetchSite) {
+	case "cross-site", "same-site":
+		return true
+	}
+	origin := r.Header.Get(echo.HeaderOrigin)
+	if origin == "" {
+		return false
+	}
+	if strings.EqualFold(origin, "http://"+r.Host) || strings.EqualFold(origin, "https://"+r.Host) {
+		return false
+	}
+	if u, err := url.Parse(publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		// A browser leaves the scheme's default port out of Origin.
+		host := strings.TrimSuffix(u.Host, map[string]string{"http": ":80", "https": ":443"}[u.Scheme])
+		if strings.EqualFold(origin, u.Scheme+"://"+host) {
+			return false
+		}
+	}
+	return true
 }
 
 // csrfToken is the token a page puts into its forms.
@@ -239,6 +281,10 @@ func wantsEventStream(c echo.Context) bool {
 // service's one mapping (errorResponse); only the wording differs from the
 // API's.
 func adminErrorText(err error) (status int, title, message string, fields map[string]string, retry time.Duration) {
+	if errors.Is(err, errCrossSite) {
+		return http.StatusForbidden, "Refused",
+			"This request was sent from a page of another site, so it was refused. Use the moderation pages on this server.", nil, 0
+	}
 	if errors.Is(err, errCSRF) {
 		return http.StatusForbidden, "This page has expired",
 			"This page has expired: its security token is missing or out of date. Reload the page and try again.", nil, 0

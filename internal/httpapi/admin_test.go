@@ -393,7 +393,7 @@ func TestAdminCSRF(t *testing.T) {
 		if r.status != http.StatusForbidden {
 			t.Fatalf("cross-site post: %d, want 403", r.status)
 		}
-		mustContain(t, "403 page", r.body, "This page has expired")
+		mustContain(t, "403 page", r.body, "sent from a page of another site")
 	})
 }
 

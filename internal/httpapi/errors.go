@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -59,6 +61,8 @@ func errorResponse(err error) (int, errorBody, time.Duration) {
 		return http.StatusBadRequest, errorBody{Error: berr.msg}, 0
 	case errors.Is(err, errForeignOrigin):
 		return http.StatusForbidden, errorBody{Error: "This site does not take comments from that page."}, 0
+	case errors.Is(err, errUnsupportedEncoding):
+		return http.StatusUnsupportedMediaType, errorBody{Error: "Send the request body uncompressed: no Content-Encoding (such as gzip) is accepted."}, 0
 	case errors.Is(err, errUnsupportedMedia):
 		return http.StatusUnsupportedMediaType, errorBody{Error: "Send the comment as JSON (application/json) or as a form (application/x-www-form-urlencoded)."}, 0
 	case errors.Is(err, comment.ErrNotFound):
@@ -105,6 +109,11 @@ func errorHandler(log *slog.Logger, pages *pageRenderer) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
+		}
+		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+			// The client went away, or shutdown cut its connection: nobody
+			// reads this answer and nothing on the server failed.
+			err = fmt.Errorf("%w: %w", comment.ErrUnavailable, err)
 		}
 		status, body, retry := errorResponse(err)
 		if status >= 500 && status != http.StatusServiceUnavailable {

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -31,7 +33,7 @@ func siteCORS(svc *moderation.Service) echo.MiddlewareFunc {
 			h.Set("Access-Control-Expose-Headers", "Retry-After")
 			if c.Request().Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Content-Type")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key")
 				h.Set("Access-Control-Max-Age", "600")
 			}
 			return next(c)
@@ -102,4 +104,34 @@ func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 			return err
 		},
 	})
+}
+
+// errUnsupportedEncoding refuses a request body sent with a content coding
+// (gzip, deflate, br, ...).
+var errUnsupportedEncoding = errors.New("unsupported content encoding")
+
+// refuseEncodedBodies answers 415 to a request whose body is compressed.
+// Nothing in commentd decodes a compressed body: read as it is, it would be
+// parsed as garbage, and decoding it would let a few kilobytes on the wire
+// expand into gigabytes behind the body limit's back. The answer names the
+// one coding accepted (RFC 7694).
+func refuseEncodedBodies() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength == 0 {
+				return next(c) // no body to decode
+			}
+			for _, v := range r.Header.Values(echo.HeaderContentEncoding) {
+				for coding := range strings.SplitSeq(v, ",") {
+					coding = strings.TrimSpace(coding)
+					if coding != "" && !strings.EqualFold(coding, "identity") {
+						c.Response().Header().Set(echo.HeaderAcceptEncoding, "identity")
+						return errUnsupportedEncoding
+					}
+				}
+			}
+			return next(c)
+		}
+	}
 }

@@ -22,10 +22,11 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	e.Use(recoverer(opt.Logger))
 	e.Use(securityHeaders())
 	e.Use(middleware.BodyLimit(strconv.Itoa(bodyLimit) + "B"))
+	e.Use(refuseEncodedBodies())
 
 	// Health.
 	getHead(e, "/healthz", handleHealth())
-	getHead(e, "/readyz", handleReady(opt.Ready, opt.Logger))
+	getHead(e, "/readyz", handleReady(opt.Ready, opt.Pending, opt.Logger))
 	if opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(opt.Metrics))
 	}
@@ -79,7 +80,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Moderator web UI: server-rendered pages (admin*.go). Every request
 	// gets the UI's headers and error pages and, when it changes anything,
 	// a CSRF check (sign-in included); all but sign-in/out need a session.
-	admin := e.Group(adminPrefix, adminHeaders(), adminErrors(pages, opt.Logger), adminCSRF(opt.SecureCookies))
+	admin := e.Group(adminPrefix, adminHeaders(), adminErrors(pages, opt.Logger), adminCSRF(opt.SecureCookies, opt.PublicURL))
 	getHead(admin, "/login", handleAdminLoginForm(accounts, pages))
 	admin.POST("/login", handleAdminLogin(accounts, pages, opt.SecureCookies))
 	admin.POST("/logout", handleAdminLogout(accounts, opt.SecureCookies))

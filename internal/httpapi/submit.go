@@ -217,6 +217,33 @@ func decodeForm(raw []byte, req *submitRequest) error {
 	return nil
 }
 
+// Idempotency-Key: a client may send one with a submission, so that a retry
+// of it (after a lost answer) gets the first answer instead of posting the
+// comment twice. The request header names the key; the response header is
+// set on such a repeated answer.
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+	fieldIdempotencyKey  = "idempotency_key"
+)
+
+// idempotencyKey returns the request's Idempotency-Key ("" if it has none),
+// or a *comment.ValidationError on "idempotency_key" if the header is
+// repeated or its value is not a valid key.
+func idempotencyKey(h http.Header) (string, error) {
+	vs := h.Values(headerIdempotencyKey)
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		if err := comment.CheckIdempotencyKey(vs[0]); err != nil {
+			return "", err
+		}
+		return vs[0], nil
+	}
+	return "", comment.Invalid(fieldIdempotencyKey, "Send one Idempotency-Key header, not several.")
+}
+
 // handleSubmit takes a reader's comment. JSON clients get JSON; a classic
 // form post is redirected back to the article, or shown its errors beside
 // the fields.
@@ -227,9 +254,10 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 		}
 		req, err := decodeSubmit(c)
 		var verr *comment.ValidationError
+		key, keyErr := idempotencyKey(c.Request().Header)
 		if err == nil || errors.As(err, &verr) {
 			req.trim()
-			err = mergeFieldErrors(err, check(v, &req))
+			err = mergeFieldErrors(mergeFieldErrors(err, check(v, &req)), keyErr)
 		}
 		var rec moderation.Receipt
 		if err == nil {
@@ -247,6 +275,8 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 				UserAgent: cleanHeader(c.Request().UserAgent(), maxUserAgentBytes),
 				FormToken: req.FormToken,
 				Honeypot:  req.Honeypot,
+
+				IdempotencyKey: key,
 			})
 		}
 		if isFormPost(c) {
@@ -254,6 +284,9 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 		}
 		if err != nil {
 			return err
+		}
+		if rec.Replayed {
+			c.Response().Header().Set(headerReplayed, "true")
 		}
 		return c.JSON(http.StatusCreated, submitResponse{
 			Comment: toPublic(rec.Comment),
@@ -298,6 +331,8 @@ func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer,
 	page := formPage{BackURL: back, Form: web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: body.Fields}}
 	if len(body.Fields) == 0 {
 		page.Message = body.Error
+	} else if msg, ok := body.Fields[fieldIdempotencyKey]; ok {
+		page.Message = msg // the form has no field to show it beside
 	}
 	return pages.render(c, status, "form.html", page)
 }

@@ -59,3 +59,30 @@ func TestBusyArticleIsNeverLimited(t *testing.T) {
 		t.Errorf("%d of 10 rapid comments from one reader were limited, want 7 (burst 3)", limited)
 	}
 }
+
+// TestUnparseableStoredRulesHoldComments: a stored rule document that no
+// longer parses (saved under looser limits) does not turn readers away:
+// their comments are judged by the defaults, which hold them.
+func TestUnparseableStoredRulesHoldComments(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.UpsertSite(ctx, comment.Site{ID: "news", Name: "News"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := comment.RulesDoc{SiteID: "news", Settings: []byte(`{"no_such_setting": true}`), UpdatedBy: "test", UpdatedAt: time.Now()}
+	if _, err := st.SaveRules(ctx, doc, comment.SiteLists{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Deps{Store: st, Limiter: ratelimit.NewLocal(time.Now), Renderer: markup.NewRenderer(), Secret: []byte("k")})
+	rec, err := svc.Submit(ctx, Submission{SiteID: "news", PageKey: "/p", Name: "Reader", Email: "r@example.org", Body: "Hello", IP: "192.0.2.7"})
+	if err != nil {
+		t.Fatalf("submit with unparseable stored rules: %v", err)
+	}
+	if rec.Status != comment.StatusPending {
+		t.Errorf("status = %q, want pending (the defaults hold every comment)", rec.Status)
+	}
+}

@@ -113,10 +113,20 @@ func (s *Service) rulesOf(ctx context.Context, site comment.Site) (*compiledRule
 		}
 	}
 	r, version, err := s.loadRules(ctx, site)
-	if err != nil {
+	var (
+		perr   *storedRulesError
+		engine *spam.Engine
+	)
+	switch {
+	case errors.As(err, &perr):
+		// Stored rules that no longer parse (a limit tightened since they
+		// were saved) are handled like rules that no longer compile.
+		version = perr.version
+	case err != nil:
 		return nil, err
+	default:
+		engine, err = spam.Compile(r)
 	}
-	engine, err := spam.Compile(r)
 	if err != nil {
 		// Stored rules that no longer compile (a list grown past its
 		// limit, say) must not turn readers away: judge by the site's
@@ -145,7 +155,7 @@ func (s *Service) loadRules(ctx context.Context, site comment.Site) (spam.Rules,
 	r := defaultRulesFor(site)
 	if len(doc.Settings) > 0 {
 		if r, err = spam.ParseJSON(doc.Settings); err != nil {
-			return spam.Rules{}, 0, fmt.Errorf("stored rules of site %q: %w", site.ID, err)
+			return spam.Rules{}, 0, &storedRulesError{version: doc.Version, err: fmt.Errorf("stored rules of site %q: %w", site.ID, err)}
 		}
 	}
 	r.Version = doc.Version
@@ -153,6 +163,15 @@ func (s *Service) loadRules(ctx context.Context, site comment.Site) (spam.Rules,
 	r.Normalize()
 	return r, doc.Version, nil
 }
+
+// storedRulesError is a site's stored rule document that does not parse.
+type storedRulesError struct {
+	version int
+	err     error
+}
+
+func (e *storedRulesError) Error() string { return e.err.Error() }
+func (e *storedRulesError) Unwrap() error { return e.err }
 
 // defaultRulesFor is the rule set of a site that has not saved its own.
 func defaultRulesFor(site comment.Site) spam.Rules {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -31,6 +32,9 @@ type Submission struct {
 	UserAgent string
 	FormToken string // the signed token the form was shown with
 	Honeypot  string // the field people leave empty and bots fill in
+	// IdempotencyKey, if not empty, makes a retry of this submission with
+	// the same key answer as the first did (see Submit).
+	IdempotencyKey string
 }
 
 // Receipt is what the submitter is told: the public view of the stored
@@ -38,6 +42,9 @@ type Submission struct {
 type Receipt struct {
 	Comment *comment.Public
 	Status  comment.Status
+	// Replayed is set when the receipt is that of an earlier submission
+	// with the same idempotency key: nothing was stored this time.
+	Replayed bool
 }
 
 // Submit checks the reply target and for a duplicate, applies the site's
@@ -49,10 +56,31 @@ type Receipt struct {
 // *comment.RateLimitError, comment.ErrRejected (a block rule; nothing is
 // stored), comment.ErrUnavailable (database busy), or a wrapped internal
 // error.
+//
+// A submission with an idempotency key that the site already holds
+// unexpired (for IdempotencyTTL) is not judged, limited or stored again:
+// if it is the same submission (see requestHash) it gets the receipt the
+// first one got, with Replayed set, and otherwise a
+// *comment.ValidationError on "idempotency_key". The key is stored in the
+// comment's own transaction, so a retry after a crash that followed the
+// commit still finds it; of concurrent submissions with one key, one is
+// stored and the others get its receipt.
 func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	site, err := s.site(ctx, sub.SiteID)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("submit to site %q: %w", sub.SiteID, err)
+	}
+	var key *comment.IdempotencyKey
+	if sub.IdempotencyKey != "" {
+		if err := comment.CheckIdempotencyKey(sub.IdempotencyKey); err != nil {
+			return Receipt{}, err
+		}
+		key = &comment.IdempotencyKey{SiteID: site.ID, Key: sub.IdempotencyKey, RequestHash: requestHash(sub)}
+		// Before the duplicate check and the limits: a retry must neither
+		// be refused as a duplicate of itself nor spend allowance.
+		if rec, found, err := s.replay(ctx, *key); found || err != nil {
+			return rec, err
+		}
 	}
 	depth, err := s.replyDepth(ctx, sub)
 	if err != nil {
@@ -63,14 +91,17 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("duplicate check: %w", err)
 	}
 	if dup {
-		return Receipt{}, comment.ErrDuplicate
+		// A concurrent submission with the same key may have been stored
+		// since the key was looked up.
+		return s.replayOr(ctx, key, comment.ErrDuplicate)
 	}
 	rules, err := s.rulesOf(ctx, site)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := s.checkLimits(ctx, site, rules.rules.RateLimits, sub); err != nil {
-		return Receipt{}, err
+	unchecked, err := s.checkLimits(ctx, site, rules.rules.RateLimits, sub)
+	if err != nil {
+		return s.replayOr(ctx, key, err)
 	}
 	html, err := s.render.Render(sub.Body)
 	if err != nil {
@@ -80,7 +111,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	verdict := rules.engine.Evaluate(input)
+	verdict := holdUnchecked(rules.engine.Evaluate(input), unchecked)
 	if verdict.Action == spam.ActionReject {
 		s.refused(ctx, site.ID, verdict)
 		return Receipt{}, comment.ErrRejected
@@ -111,7 +142,22 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	// The page's address is kept only when it lies on the site's own
 	// origins; anyone could otherwise point it elsewhere with one comment.
 	page := comment.Page{SiteID: site.ID, Key: sub.PageKey, URL: site.ReturnURL(sub.PageURL), Title: sub.PageTitle}
-	if err := s.store.CreateComment(ctx, c, page); err != nil {
+	told := c.Status
+	if told == comment.StatusSpam {
+		told = comment.StatusPending // never tell a spammer they were caught
+	}
+	if key == nil {
+		err = s.store.CreateComment(ctx, c, page)
+	} else {
+		key.Status, key.CreatedAt, key.ExpiresAt = told, now, now.Add(IdempotencyTTL)
+		err = s.store.CreateKeyedComment(ctx, c, page, *key)
+		if errors.Is(err, comment.ErrConflict) {
+			// Most likely a concurrent submission with the same key
+			// committed first; then this one gets its receipt.
+			return s.replayOr(ctx, key, fmt.Errorf("store comment on site %q: %w", site.ID, err))
+		}
+	}
+	if err != nil {
 		return Receipt{}, fmt.Errorf("store comment on site %q: %w", site.ID, err)
 	}
 	switch c.Status {
@@ -123,10 +169,6 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "comment submitted",
 		slog.String("site", site.ID), slog.String("comment_id", c.ID), slog.String("status", string(c.Status)))
-	told := c.Status
-	if told == comment.StatusSpam {
-		told = comment.StatusPending // never tell a spammer they were caught
-	}
 	return Receipt{Comment: c.PublicView(), Status: told}, nil
 }
 
@@ -167,30 +209,67 @@ func (s *Service) replyDepth(ctx context.Context, sub Submission) (int, error) {
 	return parent.Depth + 1, nil
 }
 
+// RuleLimitsUnchecked names the reason recorded on a comment whose rate
+// limits were not checked against the limits every instance shares (Redis
+// did not answer, or the limiter failed). Such a comment is held rather
+// than approved, since a flood spread over several instances could pass
+// unnoticed.
+const RuleLimitsUnchecked = "rate_limits_unchecked"
+
+// The details of a RuleLimitsUnchecked reason, as moderators read them.
+const (
+	detailLimitsLocal  = "rate limits checked by this instance only: Redis did not answer"
+	detailLimitsFailed = "rate limits could not be checked: the rate limiter failed"
+)
+
 // checkLimits applies the site's limits per client address, per address
 // prefix (IPv4 /24, IPv6 /64), per email address, per page and for the whole
 // site. A bucket is only charged when the ones before it admit the comment.
-// A limiter error never refuses a comment: the limiters fall back on their
-// own, and an error here is logged and let through.
-func (s *Service) checkLimits(ctx context.Context, site comment.Site, lim spam.RateLimits, sub Submission) error {
+// It returns a *comment.RateLimitError when a limit refuses the comment.
+// Otherwise the comment may proceed, and unchecked is empty when the shared
+// limits decided, or says why they could not: the limiter fell back to this
+// instance's own buckets, or failed (logged here). The caller then holds a
+// comment the rules would approve (see holdUnchecked).
+func (s *Service) checkLimits(ctx context.Context, site comment.Site, lim spam.RateLimits, sub Submission) (unchecked string, err error) {
 	// The site id in braces is the keys' hash tag: with Redis Cluster, the
-	// five buckets live in one slot and are decided in one call.
+	// five buckets live in one slot and are decided in one call. Addresses,
+	// like emails and pages, enter the keys only as keyed hashes.
 	prefix := "{" + site.ID + "}:"
 	checks := []ratelimit.Check{
-		{Key: prefix + "ip:" + ipKey(sub.IP), Limit: lim.IP.RateLimit()},
-		{Key: prefix + "net:" + netKey(sub.IP), Limit: lim.Prefix.RateLimit()},
+		{Key: prefix + "ip:" + s.keyed("ip:"+ipKey(sub.IP)), Limit: lim.IP.RateLimit()},
+		{Key: prefix + "net:" + s.keyed("net:"+netKey(sub.IP)), Limit: lim.Prefix.RateLimit()},
 		{Key: prefix + "email:" + s.emailKey(sub.Email), Limit: lim.Email.RateLimit()},
 		{Key: prefix + "page:" + s.pageKey(sub.PageKey), Limit: lim.Page.RateLimit()},
 		{Key: prefix + "all", Limit: lim.Site.RateLimit()},
 	}
 	r, err := s.limiter.AllowChain(ctx, checks)
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "rate limiter failed; comment let through",
+		// Refusing a reader for the limiter's fault would lose the
+		// comment; holding it keeps it for a moderator instead.
+		s.log.LogAttrs(ctx, slog.LevelError, "rate limiter failed; comment held for review",
 			slog.String("site", site.ID), slog.String("err", err.Error()))
-		return nil
+		return detailLimitsFailed, nil
 	}
 	if !r.Allowed() {
-		return &comment.RateLimitError{RetryAfter: r.Decision.RetryAfter}
+		return "", &comment.RateLimitError{RetryAfter: r.Decision.RetryAfter}
 	}
-	return nil
+	if r.Degraded {
+		return detailLimitsLocal, nil
+	}
+	return "", nil
+}
+
+// holdUnchecked adds the RuleLimitsUnchecked reason to v when unchecked is
+// not empty, and turns an approval into a hold. Holds, spam and rejections
+// stay as they are.
+func holdUnchecked(v spam.Verdict, unchecked string) spam.Verdict {
+	if unchecked == "" || v.Action == spam.ActionReject {
+		return v
+	}
+	if v.Action == spam.ActionApprove {
+		v.Action = spam.ActionHold
+	}
+	// A copy, so that the engine's slice is never appended to in place.
+	v.Reasons = append(slices.Clip(v.Reasons), comment.Reason{Rule: RuleLimitsUnchecked, Detail: unchecked})
+	return v
 }

@@ -23,6 +23,14 @@ type Refusal struct {
 	// allowed the event.
 	Index    int
 	Decision Decision
+	// Degraded reports that the limits shared by every instance could not
+	// be consulted: Redis failed, did not answer in time or was cooling
+	// down after a failure, or the caller's context ended first, so this
+	// instance's fallback decided alone. An event it allowed may exceed a
+	// limit that the other instances are counting too. A Local used as
+	// the limiter itself (no Redis configured) never sets it: keeping the
+	// limits in one process is then the deployment's choice, not a fault.
+	Degraded bool
 }
 
 // Allowed reports whether every check of the chain allowed the event.
@@ -30,7 +38,9 @@ func (r Refusal) Allowed() bool { return r.Index < 0 }
 
 // AllowChain counts one event against each check in order, stopping at the
 // first that refuses: the checks before it are charged, it and the ones
-// after it are not (the same as calling Allow on each in turn).
+// after it are not (the same as calling Allow on each in turn). The
+// Refusal's Degraded is false: as the configured limiter, Local is the
+// whole truth; Redis.AllowChain sets it when it falls back to a Local.
 func (l *Local) AllowChain(ctx context.Context, checks []Check) (Refusal, error) {
 	for i, c := range checks {
 		d, err := l.Allow(ctx, c.Key, c.Limit)
@@ -48,7 +58,8 @@ func (l *Local) AllowChain(ctx context.Context, checks []Check) (Refusal, error)
 // round trip by one script, so that a submission's five limits cost one
 // call rather than five. For Redis Cluster every key of one chain must hash
 // to the same slot: give them a common hash tag ("{site}"). Redis failures
-// are answered by the fallback, as in Allow.
+// are answered by the fallback, as in Allow, and the Refusal then has
+// Degraded set. The only error is one wrapping ErrInvalidLimit.
 func (r *Redis) AllowChain(ctx context.Context, checks []Check) (Refusal, error) {
 	for _, c := range checks {
 		if err := checkLimit(c.Limit); err != nil {
@@ -76,7 +87,9 @@ func (r *Redis) fallbackChain(ctx context.Context, checks []Check) (Refusal, err
 	if r.fallbacks != nil {
 		r.fallbacks.Inc()
 	}
-	return r.fallback.AllowChain(ctx, checks)
+	res, err := r.fallback.AllowChain(ctx, checks)
+	res.Degraded = true
+	return res, err
 }
 
 // chainKeyPrefix is put before each key of a chain. The buckets are kept

@@ -25,6 +25,7 @@ package threadcache
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,10 @@ type Cache struct {
 	// the unix-nano time until which entries older than a poll interval
 	// may be served.
 	trusted atomic.Int64
+	// redisDown is set when a Redis call failed and cleared by the next
+	// poll that reads the versions; while it is set, Changed does not
+	// wait on Redis but leaves its increment owed to that poll.
+	redisDown atomic.Bool
 }
 
 // siteState tracks invalidations of one site.
@@ -275,7 +280,9 @@ func (c *Cache) Put(f Fill, e Entry) {
 // was approved, edited, or left the approved status): this instance drops
 // its entry now, and the others through the bus and the version counter.
 // It never fails; what could not reach Redis is retried at the next poll.
-// A nil Cache does nothing.
+// It waits on Redis at most RedisTimeout for the increment (nothing at all
+// after a Redis call failed, until a poll succeeds) plus what the Bus takes
+// to publish. A nil Cache does nothing.
 func (c *Cache) Changed(ctx context.Context, siteID, pageKey string) {
 	if c == nil {
 		return
@@ -283,14 +290,23 @@ func (c *Cache) Changed(ctx context.Context, siteID, pageKey string) {
 	c.invalidate(siteID, pageKey)
 	var version int64
 	if c.opt.Redis != nil {
-		v, err := c.bump(ctx, siteID)
 		st := c.site(siteID)
+		var v int64
+		err := errRedisDown
+		// Once a call has failed, changes are owed to the next poll
+		// without trying, so that a stalled Redis keeps no later caller
+		// waiting.
+		if !c.redisDown.Load() {
+			v, err = c.bump(ctx, siteID)
+		}
 		if err != nil {
 			st.mu.Lock()
 			st.owed++
 			st.mu.Unlock()
-			c.opt.Logger.LogAttrs(ctx, slog.LevelWarn, "thread cache: version increment failed; retried at the next poll",
-				slog.String("site", siteID), slog.String("err", err.Error()))
+			if !errors.Is(err, errRedisDown) && !c.redisDown.Swap(true) {
+				c.opt.Logger.LogAttrs(ctx, slog.LevelWarn, "thread cache: version increment failed; increments are left to the next poll",
+					slog.String("site", siteID), slog.String("err", err.Error()))
+			}
 		} else {
 			version = v
 			c.applied(st, v)
@@ -387,11 +403,26 @@ func (c *Cache) poll(ctx context.Context) {
 		c.trusted.Store(c.opt.Now().Add(2 * c.opt.PollInterval).UnixNano())
 		return
 	}
-	for i, st := range states {
-		c.payOwed(ctx, ids[i], st)
+	// While Redis is failing, a read goes first: an increment sent to a
+	// stalled server is still applied when it wakes up, so one per poll
+	// would pile up, while reads cost nothing.
+	var err error
+	if c.redisDown.Load() {
+		_, err = c.versions(ctx, ids)
 	}
-	versions, err := c.versions(ctx, ids)
+	var versions []int64
+	if err == nil {
+		for i, st := range states {
+			if err = c.payOwed(ctx, ids[i], st); err != nil {
+				break // Redis is failing: spare the other sites the wait
+			}
+		}
+	}
+	if err == nil {
+		versions, err = c.versions(ctx, ids)
+	}
 	if err != nil {
+		c.redisDown.Store(true)
 		if c.trusted.Swap(0) != 0 {
 			c.opt.Logger.LogAttrs(ctx, slog.LevelWarn, "thread cache: reading versions failed; entries are served for one poll interval only",
 				slog.String("err", err.Error()))
@@ -405,6 +436,7 @@ func (c *Cache) poll(ctx context.Context) {
 		c.reconcile(st, versions[i])
 	}
 	c.trusted.Store(c.opt.Now().Add(2 * c.opt.PollInterval).UnixNano())
+	c.redisDown.Store(false)
 }
 
 // reconcile compares what this instance has seen of a site with the version
@@ -428,19 +460,22 @@ func (c *Cache) reconcile(st *siteState, now int64) {
 	st.polled = now
 }
 
-func (c *Cache) payOwed(ctx context.Context, siteID string, st *siteState) {
+// payOwed makes one increment for the changes of a site that Changed could
+// not count, and returns the error of that increment.
+func (c *Cache) payOwed(ctx context.Context, siteID string, st *siteState) error {
 	st.mu.Lock()
 	owed := st.owed
 	st.mu.Unlock()
 	if owed == 0 {
-		return
+		return nil
 	}
 	v, err := c.bump(ctx, siteID)
 	if err != nil {
-		return
+		return err
 	}
 	st.mu.Lock()
 	st.owed -= owed
 	st.mu.Unlock()
 	c.applied(st, v)
+	return nil
 }

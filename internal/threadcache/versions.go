@@ -15,11 +15,37 @@ func versionKey(siteID string) string {
 	return "commentd:{" + siteID + "}:thread-version"
 }
 
-// bump increments a site's version and returns the new value.
-func (c *Cache) bump(ctx context.Context, siteID string) (int64, error) {
+// errRedisDown stands for a Redis call not made because an earlier one
+// failed since the last successful poll.
+var errRedisDown = errors.New("redis failed since the last poll")
+
+// bounded runs f with a context that ends after RedisTimeout and returns
+// f's error, or the context's error once it ends, whichever comes first.
+// f runs in its own goroutine because a go-redis client without
+// ContextTimeoutEnabled ignores the deadline for socket reads; an
+// abandoned f ends at the client's own read timeout, and its results must
+// then not be read.
+func (c *Cache) bounded(ctx context.Context, f func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.RedisTimeout)
 	defer cancel()
-	v, err := c.opt.Redis.Incr(ctx, versionKey(siteID)).Result()
+	done := make(chan error, 1) // buffered: an abandoned send must not block
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// bump increments a site's version and returns the new value.
+func (c *Cache) bump(ctx context.Context, siteID string) (int64, error) {
+	var v int64
+	err := c.bounded(ctx, func(ctx context.Context) error {
+		n, err := c.opt.Redis.Incr(ctx, versionKey(siteID)).Result()
+		v = n
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("increment thread version of site %q: %w", siteID, err)
 	}
@@ -30,14 +56,15 @@ func (c *Cache) bump(ctx context.Context, siteID string) (int64, error) {
 // pipeline of GETs rather than one MGET, which Redis Cluster refuses across
 // slots). A site never changed has version 0.
 func (c *Cache) versions(ctx context.Context, siteIDs []string) ([]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opt.RedisTimeout)
-	defer cancel()
 	cmds := make([]*redis.StringCmd, len(siteIDs))
-	_, err := c.opt.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range siteIDs {
-			cmds[i] = p.Get(ctx, versionKey(id))
-		}
-		return nil
+	err := c.bounded(ctx, func(ctx context.Context) error {
+		_, err := c.opt.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range siteIDs {
+				cmds[i] = p.Get(ctx, versionKey(id))
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read thread versions: %w", err)

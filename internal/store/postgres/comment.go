@@ -27,11 +27,40 @@ const maxListLimit = 500
 // does not exist, comment.ErrConflict if the ID does, and
 // comment.ErrUnavailable if the database cannot take the write now.
 func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.Page) error {
+	if err := s.createComment(ctx, c, p, nil); err != nil {
+		return fmt.Errorf("create comment %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// CreateKeyedComment stores c as CreateComment does and k with it, in the
+// same transaction, with k.SiteID and k.CommentID taken from c. An expired
+// record of the same site and key (one whose ExpiresAt is at or before
+// k.CreatedAt) is replaced. Errors are CreateComment's, and one wrapping
+// comment.ErrConflict if the key is held unexpired, also by a concurrent
+// caller that commits first; nothing is stored then.
+func (s *Store) CreateKeyedComment(ctx context.Context, c comment.Comment, p comment.Page, k comment.IdempotencyKey) error {
+	k.SiteID, k.CommentID = c.SiteID, c.ID
+	if !storable(k.Key) || !storable(k.RequestHash) {
+		return fmt.Errorf("create comment %s: idempotency key: %w", c.ID, comment.Invalid("idempotency_key", "The key holds characters that cannot be stored."))
+	}
+	if err := s.createComment(ctx, c, p, &k); err != nil {
+		return fmt.Errorf("create comment %s with idempotency key: %w", c.ID, err)
+	}
+	return nil
+}
+
+// createComment writes c, p, the submit event, the rule hits and k (unless
+// nil) as one batch.
+func (s *Store) createComment(ctx context.Context, c comment.Comment, p comment.Page, k *comment.IdempotencyKey) error {
 	p.SiteID, p.Key = c.SiteID, c.PageKey
 	// The statements go to the server together, in one round trip, and run
 	// as one implicit transaction (the batch ends in a single Sync): a wave
 	// of submissions is bound by round trips, not by the server. An unknown
-	// site fails the page's foreign key.
+	// site fails the page's foreign key. A key held by another transaction
+	// that has not committed yet makes the key's insert wait for it, and
+	// fail with a unique violation if it commits: the whole batch is then
+	// rolled back.
 	b := &pgx.Batch{}
 	q := queue{b}
 	err := upsertPage(ctx, q, p, c.CreatedAt)
@@ -41,16 +70,16 @@ func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.
 	if err == nil {
 		err = insertEvent(ctx, q, comment.Event{CommentID: c.ID, Actor: "system", Action: "submit", ToStatus: c.Status, At: c.CreatedAt})
 	}
+	if err == nil && k != nil {
+		err = insertKey(ctx, q, *k)
+	}
 	if err == nil {
 		err = addRuleHits(ctx, q, c.SiteID, keep(firedRules(reasonRules(c.Reasons)), storable))
 	}
 	if err == nil {
 		err = s.pool.SendBatch(ctx, b).Close()
 	}
-	if err != nil {
-		return fmt.Errorf("create comment %s: %w", c.ID, mapErr(err))
-	}
-	return nil
+	return mapErr(err)
 }
 
 // Comment returns the comment with id, or an error wrapping

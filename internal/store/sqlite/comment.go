@@ -28,7 +28,7 @@ const maxListLimit = 500
 func (s *Store) CreateComment(ctx context.Context, c comment.Comment, p comment.Page) error {
 	p.SiteID, p.Key = c.SiteID, c.PageKey
 	// Submissions arrive in waves: they share transactions (group.go).
-	if err := s.group.write(ctx, c, p); err != nil {
+	if err := s.group.write(ctx, c, p, nil); err != nil {
 		return fmt.Errorf("create comment %s: %w", c.ID, err)
 	}
 	return nil

@@ -31,12 +31,14 @@ const (
 	releaseSavepointSQL    = "RELEASE grouped_write"
 )
 
-// groupedWrite is one new comment waiting for the committer.
+// groupedWrite is one new comment waiting for the committer, with the
+// idempotency key it was submitted with, if any.
 type groupedWrite struct {
 	ctx  context.Context
 	c    comment.Comment
 	p    comment.Page
-	done chan error // buffered: the committer never blocks on a caller
+	k    *comment.IdempotencyKey // nil: none
+	done chan error              // buffered: the committer never blocks on a caller
 }
 
 // committer runs group commits for one Store.
@@ -65,13 +67,14 @@ func (c *committer) close() {
 	<-c.finished
 }
 
-// write queues a new comment and its page and waits until the group holding
-// them is committed (nil) or has failed. If ctx ends before the committer
-// takes them up, nothing is written and ctx's error is returned; after
-// that, the caller waits for the commit, so that a write is never reported
-// lost while it may yet be committed.
-func (c *committer) write(ctx context.Context, cm comment.Comment, p comment.Page) error {
-	w := &groupedWrite{ctx: ctx, c: cm, p: p, done: make(chan error, 1)}
+// write queues a new comment, its page and its idempotency key (nil for
+// none) and waits until the group holding them is committed (nil) or has
+// failed. If ctx ends before the committer takes them up, nothing is
+// written and ctx's error is returned; after that, the caller waits for the
+// commit, so that a write is never reported lost while it may yet be
+// committed.
+func (c *committer) write(ctx context.Context, cm comment.Comment, p comment.Page, k *comment.IdempotencyKey) error {
+	w := &groupedWrite{ctx: ctx, c: cm, p: p, k: k, done: make(chan error, 1)}
 	select {
 	case c.queue <- w:
 	case <-ctx.Done():
@@ -94,7 +97,7 @@ func (c *committer) write(ctx context.Context, cm comment.Comment, p comment.Pag
 	}
 }
 
-var errClosed = fmt.Errorf("sqlite store is closed")
+var errClosed = fmt.Errorf("sqlite store is closed: %w", comment.ErrUnavailable)
 
 func (c *committer) loop() {
 	group := make([]*groupedWrite, 0, maxGroup)
@@ -139,7 +142,11 @@ func (c *committer) drain() {
 // failing comment fails alone. The transaction and every statement in it
 // run under a context that is never cancelled: SQLite answers an
 // interrupted statement by rolling back the whole transaction, which would
-// take the other callers' writes with it.
+// take the other callers' writes with it. A comment's idempotency key goes
+// with it both ways: in the fast way's statements, and in its savepoint.
+// Two writes of one group with the same key fail the fast way; one by
+// one, the first is stored and the second fails alone with
+// comment.ErrConflict, as it would have in a group of its own.
 func (c *committer) commit(group []*groupedWrite) {
 	results := make([]error, len(group))
 	err := c.runGroup(group, results, false)
@@ -190,7 +197,13 @@ func (c *committer) runGroup(group []*groupedWrite, results []error, oneByOne bo
 				continue
 			}
 			failed, err := savepoint(ctx, tx, func(ctx context.Context, tx querier) error {
-				return createComment(ctx, tx, w.c, w.p)
+				if err := createComment(ctx, tx, w.c, w.p); err != nil {
+					return err
+				}
+				if w.k == nil {
+					return nil
+				}
+				return insertKey(ctx, tx, *w.k)
 			})
 			if err != nil {
 				return err // the transaction is in doubt: fail the group
@@ -221,16 +234,18 @@ func savepoint(ctx context.Context, tx querier, fn func(ctx context.Context, tx 
 }
 
 // insertBatch writes the comments of a group, their pages, their submit
-// events and their rule hits with one statement per table.
+// events, their idempotency keys and their rule hits with one statement per
+// table. A key already stored, even an expired one, fails the statement:
+// the group is then written one by one, where an expired key is replaced.
 func insertBatch(ctx context.Context, tx querier, group []*groupedWrite) error {
 	if len(group) == 0 {
 		return nil
 	}
 	var (
-		pages, comments, events strings.Builder
-		pageArgs, commentArgs   []any
-		eventArgs               []any
-		hits                    = map[[2]string]int{}
+		pages, comments, events, keys strings.Builder
+		pageArgs, commentArgs         []any
+		eventArgs, keyArgs            []any
+		hits                          = map[[2]string]int{}
 	)
 	pages.WriteString(`INSERT INTO pages (site_id, key, url, title, created_at) VALUES `)
 	comments.WriteString(`INSERT INTO comments (` + commentColumns + `, author_email_lower) VALUES `)
@@ -255,12 +270,26 @@ func insertBatch(ctx context.Context, tx querier, group []*groupedWrite) error {
 		for _, rule := range firedRules(reasonRules(c.Reasons)) {
 			hits[[2]string{c.SiteID, rule}]++
 		}
+		if w.k != nil {
+			if len(keyArgs) == 0 {
+				keys.WriteString(insertKeyPrefix)
+			} else {
+				keys.WriteByte(',')
+			}
+			keys.WriteString(keyValuesRow)
+			keyArgs = append(keyArgs, keyValues(*w.k)...)
+		}
 	}
 	pages.WriteString(upsertPageConflict)
-	for _, stmt := range []struct {
+	type statement struct {
 		sql  string
 		args []any
-	}{{pages.String(), pageArgs}, {comments.String(), commentArgs}, {events.String(), eventArgs}} {
+	}
+	stmts := []statement{{pages.String(), pageArgs}, {comments.String(), commentArgs}, {events.String(), eventArgs}}
+	if len(keyArgs) > 0 {
+		stmts = append(stmts, statement{keys.String(), keyArgs})
+	}
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
 			return mapErr(err)
 		}

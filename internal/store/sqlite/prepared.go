@@ -30,12 +30,12 @@ type statements struct {
 	m map[string]*sql.Stmt // read-only after newStatements
 }
 
-// Hot statements: a new comment's writes, and the duplicate check that
-// precedes it.
+// Hot statements: a new comment's writes, and the idempotency key and
+// duplicate checks that precede them.
 var (
 	hotWrites = []string{findSiteSQL, upsertPageSQL, insertCommentSQL, insertEventSQL, addRuleHitSQL, addRuleHitsSQL,
-		savepointSQL, rollbackToSavepointSQL, releaseSavepointSQL}
-	hotReads = []string{duplicateQuery}
+		savepointSQL, rollbackToSavepointSQL, releaseSavepointSQL, deleteExpiredKeySQL, insertKeySQL}
+	hotReads = []string{duplicateQuery, findKeySQL}
 )
 
 func newStatements(ctx context.Context, db *sql.DB, queries []string) (*statements, error) {

@@ -38,6 +38,13 @@
       else localStorage.setItem(key, JSON.stringify(value));
     } catch (e) { /* storage disabled or full: the page still works */ }
   }
+  // newKey returns a random Idempotency-Key: 128 bits in hex.
+  function newKey() {
+    var b = new Uint8Array(16);
+    if (window.crypto && crypto.getRandomValues) crypto.getRandomValues(b);
+    else for (var i = 0; i < b.length; i++) b[i] = Math.floor(Math.random() * 256);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+  }
   function getJSON(url) {
     return fetch(url, { credentials: 'omit' }).then(function (r) {
       if (!r.ok) throw new Error('HTTP ' + r.status);
@@ -129,6 +136,10 @@
     // Unticking forgets the saved details at once, not at the next post.
     if (save) save.addEventListener('change', function () { if (!save.checked) keep(AUTHOR, null); });
     var busy = false;
+    // The last submission whose answer was lost or a server error, and its
+    // Idempotency-Key: sent again unchanged, it goes with the same key, so
+    // that the server stores it at most once.
+    var unanswered = null;
 
     function say(text, isError) {
       status.classList.toggle('commentd-is-error', !!isError);
@@ -304,12 +315,17 @@
         if (f[n]) data[n] = f[n].value;
       });
       say('Posting your comment…');
+      var sent = JSON.stringify(data);
+      var key = unanswered && unanswered.sent === sent ? unanswered.key : newKey();
+      unanswered = { sent: sent, key: key };
       fetch(form.action, {
         method: 'POST', credentials: 'omit',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(data)
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key },
+        body: sent
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (j) {
+          // Answered for good: the next submission gets a new key.
+          if (r.status < 500 && (r.status !== 201 || j.comment)) unanswered = null;
           if (r.status === 201 && j.comment) posted(j);
           else if (r.status === 422 && j.fields) showErrors(j.fields);
           else say((j.error || 'Your comment could not be posted (error ' + r.status + ').') + ' What you typed is still here.', true);
