@@ -30,7 +30,7 @@ const batchPause = 10 * time.Millisecond
 // retention.client_data is 0) and registers the moderation backlog gauges
 // with reg. It returns what /readyz reports of the backlog. The job runs
 // until ctx ends.
-func startRetention(ctx context.Context, cfg config.Config, store comment.RetentionStore, log *slog.Logger, reg prometheus.Registerer) httpapi.PendingCheck {
+func startRetention(ctx context.Context, jobs *sync.WaitGroup, cfg config.Config, store comment.RetentionStore, log *slog.Logger, reg prometheus.Registerer) httpapi.PendingCheck {
 	expired := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "commentd_client_data_expired_total",
 		Help: "Comments whose IP address and user agent the retention job truncated or deleted.",
@@ -48,7 +48,7 @@ func startRetention(ctx context.Context, cfg config.Config, store comment.Retent
 			expired:  expired,
 		}
 		log.Info("client data retention", "keep", job.keep.String(), "mode", string(job.mode), "interval", job.interval.String())
-		go job.run(ctx)
+		jobs.Go(func() { job.run(ctx) })
 	} else {
 		log.Info("client data retention off: IP addresses and user agents are kept forever")
 	}
@@ -129,18 +129,38 @@ type pendingReport struct {
 	now       func() time.Time
 	ttl       time.Duration
 
-	mu    sync.Mutex // held while reading, so that callers share a query
-	at    time.Time  // when stats were read; zero before the first reading
-	stats []comment.PendingStat
+	// querying is held by the one caller reading the store; others serve
+	// the last reading meanwhile rather than queueing behind a slow query.
+	querying sync.Mutex
+	mu       sync.Mutex // guards at and stats
+	at       time.Time  // when stats were read; zero before the first reading
+	stats    []comment.PendingStat
 }
 
-// read returns the latest backlog and the current time.
-func (r *pendingReport) read(ctx context.Context) ([]comment.PendingStat, time.Time, error) {
+// last returns the latest reading and whether it is still within ttl.
+func (r *pendingReport) last(now time.Time) ([]comment.PendingStat, time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.stats, r.at, !r.at.IsZero() && now.Sub(r.at) < r.ttl
+}
+
+// read returns the latest backlog and the current time. While another
+// caller is querying, it answers with the previous reading, if any.
+func (r *pendingReport) read(ctx context.Context) ([]comment.PendingStat, time.Time, error) {
 	now := r.now()
-	if !r.at.IsZero() && now.Sub(r.at) < r.ttl {
-		return r.stats, now, nil
+	stats, at, fresh := r.last(now)
+	if fresh {
+		return stats, now, nil
+	}
+	if !r.querying.TryLock() {
+		if !at.IsZero() {
+			return stats, now, nil
+		}
+		r.querying.Lock() // the very first reading: wait for it
+	}
+	defer r.querying.Unlock()
+	if stats, _, fresh := r.last(now); fresh {
+		return stats, now, nil
 	}
 	var overdue time.Time // the zero time: no comment is older
 	if r.warnAfter > 0 {
@@ -150,7 +170,9 @@ func (r *pendingReport) read(ctx context.Context) ([]comment.PendingStat, time.T
 	if err != nil {
 		return nil, now, err
 	}
+	r.mu.Lock()
 	r.stats, r.at = stats, now
+	r.mu.Unlock()
 	return stats, now, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,6 +123,11 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
+	// Background work ends with jobCtx and is waited for before the store
+	// closes, also when serve returns early with an error.
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	var jobs sync.WaitGroup
+	defer func() { stopJobs(); jobs.Wait() }()
 	if err := declareSites(ctx, store, cfg); err != nil {
 		return err
 	}
@@ -151,13 +157,13 @@ func serve(ctx context.Context, args []string, e env) error {
 	svc := moderation.New(moderation.Deps{
 		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Threads: threads, Logger: log,
 	})
-	go svc.Run(ctx) // drops cached rules when another instance changes them
-	pending := startRetention(ctx, cfg, store, log, registry)
-	go svc.PurgeIdempotencyKeysEvery(ctx, time.Hour)
+	jobs.Go(func() { svc.Run(jobCtx) }) // drops cached rules when another instance changes them
+	pending := startRetention(jobCtx, &jobs, cfg, store, log, registry)
+	jobs.Go(func() { svc.PurgeIdempotencyKeysEvery(jobCtx, time.Hour) })
 	if threads != nil {
-		go threads.Run(ctx) // drops cached threads that other instances changed
+		jobs.Go(func() { threads.Run(jobCtx) }) // drops cached threads that other instances changed
 	}
-	accounts, err := account.New(account.Deps{Store: store, Limiter: limiter, Static: tokens, SessionTTL: cfg.SessionTTL, Logger: log})
+	accounts, err := account.New(account.Deps{Store: store, Limiter: limiter, Static: tokens, SessionTTL: cfg.SessionTTL, Logger: log, Secret: secret})
 	if err != nil {
 		return err
 	}

@@ -390,8 +390,12 @@ func TestForwardedFor(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	site := testenv.UniqueName("s")
 	in := start(t, setup{yaml: siteYAML(site, ""), env: map[string]string{"COMMENTD_REDIS_URL": "redis://127.0.0.1:1/0"}})
-	if !strings.Contains(in.stderr.String(), "Redis does not answer") {
-		t.Errorf("no warning about Redis in the log:\n%s", in.stderr.String())
+	// The log is flushed every 100 ms.
+	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(in.stderr.String(), "Redis does not answer"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("no warning about Redis in the log:\n%s", in.stderr.String())
+			break
+		}
 	}
 	statuses := []int{}
 	for i := range 4 {

@@ -5,6 +5,7 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -54,6 +55,9 @@ type Deps struct {
 	SessionTTL time.Duration // 0: 24 hours
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Secret keys the hashes that emails and client addresses enter
+	// sign-in rate-limit keys as; nil: plain SHA-256.
+	Secret []byte
 }
 
 // Service runs the account use cases.
@@ -67,11 +71,12 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 	dummyHash  string // checked when no user matches, so timing does not tell
+	secret     []byte
 }
 
 // New returns a Service using d.
 func New(d Deps) (*Service, error) {
-	s := &Service{store: d.Store, limiter: d.Limiter, static: d.Static, sessionTTL: d.SessionTTL, now: d.Now, log: d.Logger}
+	s := &Service{store: d.Store, limiter: d.Limiter, static: d.Static, sessionTTL: d.SessionTTL, now: d.Now, log: d.Logger, secret: d.Secret}
 	if s.sessionTTL <= 0 {
 		s.sessionTTL = 24 * time.Hour
 	}
@@ -246,14 +251,12 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (string
 // a limiter that fails outright refuses the attempt (fail closed) with an
 // error wrapping comment.ErrUnavailable, before the password is looked at.
 func (s *Service) throttle(ctx context.Context, email, ip string) error {
-	sum := sha256.Sum256([]byte(email))
-	ipSum := sha256.Sum256([]byte(ipBucket(ip)))
 	keys := []struct {
 		key string
 		lim comment.RateLimit
 	}{
-		{"login:ip:" + hex.EncodeToString(ipSum[:16]), s.perIP},
-		{"login:account:" + hex.EncodeToString(sum[:16]), s.perAccount},
+		{"login:ip:" + s.keyed("ip:"+ipBucket(ip)), s.perIP},
+		{"login:account:" + s.keyed("account:"+email), s.perAccount},
 	}
 	for _, k := range keys {
 		d, err := s.limiter.Allow(ctx, k.key, k.lim)
@@ -266,6 +269,19 @@ func (s *Service) throttle(ctx context.Context, email, ip string) error {
 		}
 	}
 	return nil
+}
+
+// keyed is the hash a value enters a rate-limit key as: an HMAC with the
+// server secret, so that Redis's keys cannot be reversed by hashing every
+// address.
+func (s *Service) keyed(v string) string {
+	if s.secret == nil {
+		sum := sha256.Sum256([]byte(v))
+		return hex.EncodeToString(sum[:16])
+	}
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func ipBucket(ip string) string {

@@ -30,7 +30,7 @@ func siteCORS(svc *moderation.Service) echo.MiddlewareFunc {
 				return next(c) // no CORS headers: the browser keeps the answer from the page
 			}
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "Retry-After")
+			h.Set("Access-Control-Expose-Headers", "Retry-After, Idempotent-Replayed")
 			if c.Request().Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key")

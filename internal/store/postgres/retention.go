@@ -91,7 +91,10 @@ func (s *Store) ExpireClientData(ctx context.Context, before time.Time, mode com
 func expireRow(mode comment.ClientDataMode, ip string, raw []byte) (string, string, error) {
 	reasons, err := unmarshalList[comment.Reason](raw)
 	if err != nil {
-		return "", "", fmt.Errorf("decode reasons: %w", err)
+		// Reasons that cannot be read could hold the address in any form:
+		// they go with the client data, rather than stopping retention at
+		// this row for good.
+		return mode.Expire(ip, nil).IP, "[]", nil
 	}
 	kept := mode.Expire(ip, reasons)
 	if slices.Equal(kept.Reasons, reasons) {

@@ -51,23 +51,35 @@ func (s *Store) FindIdempotencyKey(ctx context.Context, siteID, key string, now 
 	return k, nil
 }
 
+// purgeBatch is how many expired keys one write transaction deletes, so
+// that a purge after a busy day never holds the writer (and so the group
+// commit) for long.
+const purgeBatch = 1000
+
 // DeleteIdempotencyKeysBefore deletes every record whose ExpiresAt is at or
-// before t and returns how many it deleted. It runs as an ordinary write,
-// outside the group commit.
+// before t and returns how many it deleted. It runs as ordinary writes,
+// outside the group commit, purgeBatch records at a time.
 func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, micros(t))
+	var total int64
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (site_id, key) IN
+				(SELECT site_id, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`, micros(t), purgeBatch)
+			if err != nil {
+				return mapErr(err)
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
-			return mapErr(err)
+			return total, fmt.Errorf("delete idempotency keys expired by %s: %w", t.Format(time.RFC3339), err)
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete idempotency keys expired by %s: %w", t.Format(time.RFC3339), err)
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 const (

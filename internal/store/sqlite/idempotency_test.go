@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/store/storetest"
 )
 
 // TestGroupWithConflictingKeys: writes queued while the writer is busy are
@@ -173,5 +174,42 @@ func TestKeySurvivesReopen(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPurgeInBatches: more expired keys than one purge transaction takes
+// are all deleted, across several transactions, and live keys stay.
+func TestPurgeInBatches(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{})
+	defer s.Close()
+	fx := storetest.NewQueueFixture(1, 1)
+	seedQueue(t, s, fx)
+	site := fx.Sites[0].ID
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	const expired, live = 2*purgeBatch + 17, 3
+	for i := range expired + live {
+		exp := now.Add(-time.Minute)
+		if i >= expired {
+			exp = now.Add(time.Hour)
+		}
+		if _, err := s.writer.ExecContext(ctx, `INSERT INTO idempotency_keys (site_id, key, request_hash, comment_id, status, created_at, expires_at)
+			VALUES (?, ?, 'h', 'c', 'pending', ?, ?)`, site, fmt.Sprintf("k%d", i), micros(exp.Add(-24*time.Hour)), micros(exp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteIdempotencyKeysBefore(ctx, now)
+	if err != nil {
+		t.Fatalf("DeleteIdempotencyKeysBefore: %v", err)
+	}
+	if n != expired {
+		t.Errorf("deleted %d keys, want %d", n, expired)
+	}
+	var left int
+	if err := s.writer.QueryRowContext(ctx, "SELECT count(*) FROM idempotency_keys").Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != live {
+		t.Errorf("%d keys left, want the %d live ones", left, live)
 	}
 }

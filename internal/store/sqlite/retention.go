@@ -104,7 +104,10 @@ func expiringComments(ctx context.Context, tx *sql.Tx, states string, before int
 func expireRow(mode comment.ClientDataMode, c expiring) (string, string, error) {
 	reasons, err := unmarshalList[comment.Reason](c.reasons)
 	if err != nil {
-		return "", "", fmt.Errorf("decode reasons: %w", err)
+		// Reasons that cannot be read could hold the address in any form:
+		// they go with the client data, rather than stopping retention at
+		// this row for good.
+		return mode.Expire(c.ip, nil).IP, "[]", nil
 	}
 	kept := mode.Expire(c.ip, reasons)
 	if slices.Equal(kept.Reasons, reasons) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/store/storetest"
@@ -73,5 +74,35 @@ func TestRetentionPlans(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRetentionPassesUnreadableReasons: a comment whose stored reasons do
+// not decode (written by hand or by an old import) still has its client
+// data expired, and does not stop the comments after it.
+func TestRetentionPassesUnreadableReasons(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{})
+	defer s.Close()
+	fx := storetest.NewQueueFixture(6, 1)
+	seedQueue(t, s, fx)
+	first := fx.Comments[0].ID
+	if _, err := s.writer.ExecContext(ctx, "UPDATE comments SET reasons = 'not json', ip = '198.51.100.23' WHERE id = ?", first); err != nil {
+		t.Fatal(err)
+	}
+	before := fx.Comments[len(fx.Comments)-1].CreatedAt.Add(time.Second)
+	n, err := s.ExpireClientData(ctx, before, comment.ClientDataTruncate, 500)
+	if err != nil {
+		t.Fatalf("ExpireClientData: %v", err)
+	}
+	if n != len(fx.Comments) {
+		t.Errorf("expired %d comments, want all %d", n, len(fx.Comments))
+	}
+	var ip, reasons string
+	if err := s.writer.QueryRowContext(ctx, "SELECT ip, reasons FROM comments WHERE id = ?", first).Scan(&ip, &reasons); err != nil {
+		t.Fatal(err)
+	}
+	if ip != "198.51.100.0/24" || reasons != "[]" {
+		t.Errorf("after expiry: ip %q, reasons %q; want the /24 and no reasons", ip, reasons)
 	}
 }
