@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -24,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/commentd/commentd/internal/testenv"
 )
 
 // The stored-XSS test: every payload of testdata/xss/payloads.txt is stored
@@ -34,54 +35,11 @@ import (
 // and with the browser told to ignore it, so that a hole in the sanitiser or
 // in the templates' escaping cannot hide behind the policy.
 
-// xssPayload is one entry of the corpus.
-type xssPayload struct {
-	ID   string
-	Text string
-}
-
-// readXSSCorpus parses testdata/xss/payloads.txt (its header describes the
-// format): entries after lines that are exactly "----", each starting with
-// "id: NAME".
-func readXSSCorpus(t *testing.T) []xssPayload {
+// readXSSCorpus is the shared corpus, which must hold at least 100
+// payloads.
+func readXSSCorpus(t *testing.T) []testenv.XSSPayload {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "xss", "payloads.txt"))
-	if err != nil {
-		t.Fatalf("read the corpus: %v", err)
-	}
-	var (
-		out   []xssPayload
-		cur   *xssPayload
-		lines []string
-	)
-	flush := func() {
-		if cur != nil {
-			cur.Text = strings.Join(lines, "\n")
-			out = append(out, *cur)
-		}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "----":
-			flush()
-			cur, lines = &xssPayload{}, nil
-		case cur == nil:
-		case cur.ID == "":
-			id, ok := strings.CutPrefix(line, "id: ")
-			if !ok {
-				t.Fatalf("corpus entry %d starts with %q", len(out)+1, line)
-			}
-			cur.ID = strings.TrimSpace(id)
-		default:
-			lines = append(lines, line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	flush()
+	out := testenv.XSSCorpus(t)
 	if len(out) < 100 {
 		t.Fatalf("the corpus has %d payloads, want at least 100", len(out))
 	}
@@ -116,7 +74,7 @@ type xssEnv struct {
 	origin  string
 	blog    string
 	db      string
-	corpus  []xssPayload
+	corpus  []testenv.XSSPayload
 	names   map[string]string // comment id -> the name it was stored with
 	titles  []string          // the blog's page titles, by demo page
 	demo    []string          // approved comment id per corpus index
@@ -413,7 +371,7 @@ func (env *xssEnv) approve(t *testing.T, ids []string) {
 // xssWebsiteFor is a website made of payload i: the payload without spaces
 // as the path of an https URL. The API accepts those that are still valid
 // web addresses.
-func xssWebsiteFor(i int, p xssPayload) string {
+func xssWebsiteFor(i int, p testenv.XSSPayload) string {
 	return xssLine(fmt.Sprintf("https://w%d.example/%s", i, strings.Join(strings.Fields(p.Text), "")), 200)
 }
 

@@ -1,70 +1,16 @@
 package markup
 
 import (
-	"bufio"
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/commentd/commentd/internal/testenv"
 )
-
-// corpusPayload is one entry of testdata/xss/payloads.txt at the top of the
-// repository (its header describes the format).
-type corpusPayload struct {
-	ID   string
-	Text string
-}
-
-// readCorpus parses the stored-XSS corpus: entries separated by lines that
-// are exactly "----", each starting with an "id: NAME" line.
-func readCorpus(t *testing.T, path string) []corpusPayload {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read the corpus: %v", err)
-	}
-	var (
-		out   []corpusPayload
-		cur   *corpusPayload
-		lines []string
-	)
-	flush := func() {
-		if cur != nil {
-			cur.Text = strings.Join(lines, "\n")
-			out = append(out, *cur)
-		}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "----":
-			flush()
-			cur, lines = &corpusPayload{}, nil
-		case cur == nil:
-			// the header
-		case cur.ID == "":
-			id, ok := strings.CutPrefix(line, "id: ")
-			if !ok || strings.TrimSpace(id) == "" {
-				t.Fatalf("corpus entry %d starts with %q, want \"id: NAME\"", len(out)+1, line)
-			}
-			cur.ID = strings.TrimSpace(id)
-		default:
-			lines = append(lines, line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read the corpus: %v", err)
-	}
-	flush()
-	return out
-}
 
 // TestCorpusRendersSafely runs every payload of the shared stored-XSS
 // corpus through Render and parses the result as a browser would: only the
@@ -73,7 +19,7 @@ func readCorpus(t *testing.T, path string) []corpusPayload {
 // only to absolute http(s) URLs, and output that parses back to itself, so
 // that serialising it again cannot mutate it into something else.
 func TestCorpusRendersSafely(t *testing.T) {
-	corpus := readCorpus(t, filepath.Join("..", "..", "testdata", "xss", "payloads.txt"))
+	corpus := testenv.XSSCorpus(t)
 	if len(corpus) < 100 {
 		t.Fatalf("corpus has %d payloads, want at least 100", len(corpus))
 	}
