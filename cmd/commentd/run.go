@@ -50,6 +50,8 @@ commands:
   seed --site S --pages N --comments N --pending N [--random-seed 1]
                                           load generated pages and comments (approved, and
                                           pending for the queue) into the database
+  backup OUT.db                           copy the SQLite database to a new file while the
+                                          server runs, and check the copy (PostgreSQL: pg_dump)
 
 Every command takes --config FILE (default: COMMENTD_CONFIG, else the built-in
 config/commentd.yaml) and the same environment overrides as serve.
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return rulesCommand(ctx, cmd, args, e)
 	case "seed":
 		return seedCommand(ctx, args, e)
+	case "backup":
+		return backupCommand(ctx, args, e)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -116,7 +120,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 	logOut := newLogBuffer(stderr, 100*time.Millisecond)
 	defer logOut.Close()
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, logOut)
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -156,6 +160,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	threads := newThreadCache(cfg, rdb, bus, log, registry)
 	svc := moderation.New(moderation.Deps{
 		Store: store, Limiter: limiter, Renderer: markup.NewRenderer(), Secret: secret, Events: bus, Threads: threads, Logger: log,
+		Metrics: moderationMetrics(registry),
 	})
 	jobs.Go(func() { svc.Run(jobCtx) }) // drops cached rules when another instance changes them
 	pending := startRetention(jobCtx, &jobs, cfg, store, log, registry)
@@ -168,6 +173,17 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	stopStreams := make(chan struct{})
+	// /metrics on the public listener unless it has an address of its own.
+	metrics := promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
+	publicMetrics := metrics
+	if cfg.MetricsListen != "" {
+		publicMetrics = nil
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, httpapi.Options{
 		Stop:           stopStreams,
 		PublicURL:      cfg.PublicURL,
@@ -176,7 +192,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		Logger:         log,
 		Ready:          readiness(store, rdb),
 		Pending:        pending,
-		Metrics:        promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+		Metrics:        publicMetrics,
+		Registerer:     registry,
 		SharedMaxAge:   cfg.Cache.SharedMaxAge,
 	})
 	if err != nil {
@@ -327,30 +344,21 @@ func newLimiter(ctx context.Context, cfg config.Config, log *slog.Logger, reg pr
 		log.Info("no Redis configured; rate limits are kept in this process only")
 		return local, nil
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	// Single server, Cluster or Sentinel by scheme, always with short
+	// network timeouts and no retries (see redisOptions).
+	opt, mode, err := redisOptions(cfg.RedisURL)
 	if err != nil {
 		log.Warn("cannot parse redis_url; rate limits are kept in this process only", "err", err)
 		return local, nil
 	}
-	// Short network timeouts: a dead or stalled Redis must cost a request
-	// little. The limiter, the bus and the thread cache each bound their
-	// calls (100ms) through the context, which ContextTimeoutEnabled lets
-	// go-redis honour on socket reads and while waiting for a pooled
-	// connection; the timeouts here bound every other call (readiness).
-	// MaxRetries -1 means none: go-redis reads 0 as its default of 3.
-	opt.DialTimeout = 500 * time.Millisecond
-	opt.ReadTimeout = 200 * time.Millisecond
-	opt.WriteTimeout = 200 * time.Millisecond
-	opt.PoolTimeout = 200 * time.Millisecond
-	opt.MaxRetries = -1
-	opt.ContextTimeoutEnabled = true
-	client := redis.NewClient(opt)
+	client := redis.NewUniversalClient(opt)
+	client.AddHook(newRedisTimer(reg))
 	pingCtx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
-		log.Warn("Redis does not answer; rate limiting in this process until it does", "addr", opt.Addr, "err", err)
+		log.Warn("Redis does not answer; rate limiting in this process until it does", "redis_mode", mode, "redis_nodes", len(opt.Addrs), "err", err)
 	} else {
-		log.Info("rate limits kept in Redis", "addr", opt.Addr)
+		log.Info("rate limits kept in Redis", "redis_mode", mode, "redis_nodes", len(opt.Addrs))
 	}
 	return ratelimit.NewRedis(client, local, ratelimit.RedisOptions{Logger: log, Fallbacks: fallbacks}), client
 }

@@ -37,7 +37,13 @@ type Config struct {
 	TrustedProxies []string `koanf:"trusted_proxies" validate:"dive,cidr"`
 	// DebugListen, if set, is a separate address serving Go's profiler
 	// (/debug/pprof/); never expose it publicly.
-	DebugListen       string        `koanf:"debug_listen" validate:"omitempty,listenaddr"`
+	DebugListen string `koanf:"debug_listen" validate:"omitempty,listenaddr"`
+	// MetricsListen, if set, is a separate address serving /metrics, which
+	// the public listener then does not serve. Empty: /metrics is served on
+	// Listen.
+	MetricsListen string `koanf:"metrics_listen" validate:"omitempty,listenaddr"`
+	// LogFormat is "text" (key=value lines) or "json" (one object a line).
+	LogFormat         string        `koanf:"log_format" validate:"oneof=text json"`
 	SQLiteBusyTimeout time.Duration `koanf:"sqlite_busy_timeout" validate:"gte=0"`
 	SessionTTL        time.Duration `koanf:"session_ttl" validate:"gt=0"`
 	HTTP              HTTP          `koanf:"http"`
@@ -122,6 +128,8 @@ func envKeys() map[string]string {
 		"COMMENTD_ADMIN_TOKEN":     "admin_token",
 		"COMMENTD_TRUSTED_PROXIES": "trusted_proxies",
 		"COMMENTD_DEBUG_LISTEN":    "debug_listen",
+		"COMMENTD_METRICS_LISTEN":  "metrics_listen",
+		"COMMENTD_LOG_FORMAT":      "log_format",
 
 		"COMMENTD_RETENTION_CLIENT_DATA":        "retention.client_data",
 		"COMMENTD_RETENTION_CLIENT_DATA_MODE":   "retention.client_data_mode",
@@ -231,11 +239,8 @@ func (c Config) validate() error {
 		}
 		return fmt.Errorf("invalid config: %w", err)
 	}
-	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			return errors.New("invalid config: redis_url must be a redis:// or rediss:// URL")
-		}
+	if err := validRedisURL(c.RedisURL); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Sites {
@@ -246,6 +251,30 @@ func (c Config) validate() error {
 		if s.RateLimit != nil && (s.RateLimit.Every <= 0 || s.RateLimit.Burst < 1) {
 			return fmt.Errorf("invalid config: site %q: rate_limit needs every > 0 and burst >= 1", s.ID)
 		}
+	}
+	return nil
+}
+
+// validRedisURL accepts an empty URL (no Redis) or one whose scheme names a
+// deployment: redis:// or rediss:// (one server), redis+cluster:// or
+// rediss+cluster:// (Cluster seed nodes), redis+sentinel:// or
+// rediss+sentinel:// (Sentinel, which needs ?master_name=NAME).
+func validRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("redis_url is not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "redis+cluster", "rediss+cluster":
+	case "redis+sentinel", "rediss+sentinel":
+		if u.Query().Get("master_name") == "" {
+			return fmt.Errorf("redis_url: a %s URL needs the master name (?master_name=NAME)", u.Scheme)
+		}
+	default:
+		return fmt.Errorf("redis_url: unknown scheme %q (want redis, rediss, redis+cluster, redis+sentinel or their rediss+ forms)", u.Scheme)
 	}
 	return nil
 }

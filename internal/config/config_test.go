@@ -103,6 +103,8 @@ func TestInvalid(t *testing.T) {
 		{name: "bad cidr", env: map[string]string{"COMMENTD_TRUSTED_PROXIES": "10.0.0.1/99"}, wantErr: "trusted_proxies"},
 		{name: "bad listen", env: map[string]string{"COMMENTD_LISTEN": "nonsense"}, wantErr: "listen"},
 		{name: "bad redis url", env: map[string]string{"COMMENTD_REDIS_URL": "http://x"}, wantErr: "redis_url"},
+		{name: "unknown redis mode", env: map[string]string{"COMMENTD_REDIS_URL": "redis+shard://h:6379"}, wantErr: "redis_url: unknown scheme"},
+		{name: "sentinel without master", env: map[string]string{"COMMENTD_REDIS_URL": "redis+sentinel://h:26379/0"}, wantErr: "redis_url: a redis+sentinel URL needs the master name"},
 		{name: "short admin token", env: map[string]string{"COMMENTD_ADMIN_TOKEN": "abc"}, wantErr: "admin_token"},
 		{name: "origin with path", yaml: "listen: 127.0.0.1:1\ndatabase_url: x.db\nhttp: {read_header_timeout: 1s, read_timeout: 1s, write_timeout: 1s, idle_timeout: 1s, shutdown_timeout: 1s}\nrate_limit: {every: 1s, burst: 1}\nsites: [{id: a, name: A, origins: ['http://a.example/blog']}]\n", wantErr: "origins"},
 		{name: "bad site id", yaml: "listen: 127.0.0.1:1\ndatabase_url: x.db\nhttp: {read_header_timeout: 1s, read_timeout: 1s, write_timeout: 1s, idle_timeout: 1s, shutdown_timeout: 1s}\nrate_limit: {every: 1s, burst: 1}\nsites: [{id: 'Has Space', name: A}]\n", wantErr: "id"},
@@ -165,5 +167,22 @@ func TestFileLayersOnDefaults(t *testing.T) {
 func TestMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil)); err == nil {
 		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func TestRedisURLForms(t *testing.T) {
+	for _, u := range []string{
+		"redis://127.0.0.1:6379/0",
+		"rediss://:pw@cache.example:6380/2",
+		"redis+cluster://n1:6379?addr=n2:6379&addr=n3:6379",
+		"rediss+cluster://n1:6379",
+		"redis+sentinel://s1:26379/1?master_name=main&addr=s2:26379",
+		"rediss+sentinel://:spw@s1:26379?master_name=main&password=mpw",
+	} {
+		t.Run(u, func(t *testing.T) {
+			if _, err := Load("", env(map[string]string{"COMMENTD_REDIS_URL": u})); err != nil {
+				t.Errorf("Load with redis_url %q: %v", u, err)
+			}
+		})
 	}
 }

@@ -14,10 +14,12 @@ import (
 )
 
 // addRoutes lists every route the service answers.
-func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer, opt Options) {
+func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer, opt Options, m *httpMetrics) {
 	svc, accounts := d.Moderation, d.Accounts
 	reads := newThreads(svc, d.Threads, opt.SharedMaxAge)
+	e.Use(m.measure())
 	e.Use(middleware.RequestID())
+	e.Use(requestIDContext())
 	e.Use(requestLogger(opt.Logger))
 	e.Use(recoverer(opt.Logger))
 	e.Use(securityHeaders())
@@ -33,7 +35,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 
 	// Public API: no authentication, CORS for each site's own origins.
 	public := e.Group("/api/v1/sites/:site", siteCORS(svc))
-	public.POST("/comments", handleSubmit(svc, v, pages))
+	public.POST("/comments", handleSubmit(svc, v, pages, m))
 	getHead(public, "/comments", handleThread(reads, v))
 	getHead(public, "/counts", handleCounts(reads, v))
 	public.GET("/form-token", handleFormToken(svc, v))

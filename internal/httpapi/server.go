@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commentd/commentd/internal/account"
 	"github.com/commentd/commentd/internal/moderation"
@@ -43,6 +44,9 @@ type Options struct {
 	Logger         *slog.Logger
 	Ready          ReadinessCheck
 	Metrics        http.Handler // served at /metrics; nil: no route
+	// Registerer takes the HTTP series (requests, latency, submissions);
+	// nil: none are kept.
+	Registerer prometheus.Registerer
 	// Pending adds each site's moderation backlog to /readyz; nil: none.
 	Pending PendingCheck
 	// Stop, when closed, ends the live event streams, so that a graceful
@@ -85,7 +89,11 @@ func NewServer(d Deps, opt Options) (http.Handler, error) {
 	pages := &pageRenderer{tmpl: tmpl, script: script}
 	e.HTTPErrorHandler = errorHandler(opt.Logger, pages)
 	v := newValidator()
-	addRoutes(e, d, v, pages, opt)
+	m, err := newHTTPMetrics(opt.Registerer, e)
+	if err != nil {
+		return nil, fmt.Errorf("register HTTP metrics: %w", err)
+	}
+	addRoutes(e, d, v, pages, opt, m)
 	return e, nil
 }
 

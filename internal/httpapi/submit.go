@@ -247,9 +247,10 @@ func idempotencyKey(h http.Header) (string, error) {
 // handleSubmit takes a reader's comment. JSON clients get JSON; a classic
 // form post is redirected back to the article, or shown its errors beside
 // the fields.
-func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer) echo.HandlerFunc {
+func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer, m *httpMetrics) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := checkOrigin(c, svc); err != nil {
+			m.countSubmission(c, svc, moderation.Receipt{}, err)
 			return err
 		}
 		req, err := decodeSubmit(c)
@@ -279,6 +280,7 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 				IdempotencyKey: key,
 			})
 		}
+		m.countSubmission(c, svc, rec, err)
 		if isFormPost(c) {
 			return respondToForm(c, svc, pages, req, rec, err)
 		}

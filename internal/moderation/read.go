@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/commentd/commentd/internal/comment"
 )
@@ -16,7 +17,9 @@ func (s *Service) Thread(ctx context.Context, siteID, pageKey string) (comment.T
 	if _, err := s.site(ctx, siteID); err != nil {
 		return comment.Thread{}, fmt.Errorf("thread of site %q: %w", siteID, err)
 	}
+	start := time.Now()
 	list, err := s.store.Approved(ctx, siteID, pageKey)
+	s.storeCall("thread", start)
 	if err != nil {
 		return comment.Thread{}, fmt.Errorf("thread of site %q: %w", siteID, err)
 	}

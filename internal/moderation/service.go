@@ -60,6 +60,7 @@ type Deps struct {
 	Threads Threads
 	Now     func() time.Time
 	Logger  *slog.Logger
+	Metrics Metrics
 }
 
 // Service runs the submission, reading and moderation use cases.
@@ -74,11 +75,12 @@ type Service struct {
 	rules   rulesCache
 	now     func() time.Time
 	log     *slog.Logger
+	metrics Metrics
 }
 
 // New returns a Service using d.
 func New(d Deps) *Service {
-	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, events: d.Events, threads: d.Threads, now: d.Now, log: d.Logger}
+	s := &Service{store: d.Store, limiter: d.Limiter, render: d.Renderer, secret: d.Secret, events: d.Events, threads: d.Threads, now: d.Now, log: d.Logger, metrics: d.Metrics}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,6 +46,10 @@ type Receipt struct {
 	// Replayed is set when the receipt is that of an earlier submission
 	// with the same idempotency key: nothing was stored this time.
 	Replayed bool
+	// Stored is the status the comment was stored with, which is spam where
+	// Status says pending. For counting only: never show it to the
+	// submitter. Empty on a replayed receipt.
+	Stored comment.Status
 }
 
 // Submit checks the reply target and for a duplicate, applies the site's
@@ -146,16 +151,18 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if told == comment.StatusSpam {
 		told = comment.StatusPending // never tell a spammer they were caught
 	}
+	start := time.Now()
 	if key == nil {
 		err = s.store.CreateComment(ctx, c, page)
 	} else {
 		key.Status, key.CreatedAt, key.ExpiresAt = told, now, now.Add(IdempotencyTTL)
 		err = s.store.CreateKeyedComment(ctx, c, page, *key)
-		if errors.Is(err, comment.ErrConflict) {
-			// Most likely a concurrent submission with the same key
-			// committed first; then this one gets its receipt.
-			return s.replayOr(ctx, key, fmt.Errorf("store comment on site %q: %w", site.ID, err))
-		}
+	}
+	s.storeCall("create_comment", start)
+	if key != nil && errors.Is(err, comment.ErrConflict) {
+		// Most likely a concurrent submission with the same key committed
+		// first; then this one gets its receipt.
+		return s.replayOr(ctx, key, fmt.Errorf("store comment on site %q: %w", site.ID, err))
 	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("store comment on site %q: %w", site.ID, err)
@@ -169,7 +176,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "comment submitted",
 		slog.String("site", site.ID), slog.String("comment_id", c.ID), slog.String("status", string(c.Status)))
-	return Receipt{Comment: c.PublicView(), Status: told}, nil
+	return Receipt{Comment: c.PublicView(), Status: told, Stored: c.Status}, nil
 }
 
 // refused counts the hits of a submission that block rules refused; it is
@@ -251,6 +258,7 @@ func (s *Service) checkLimits(ctx context.Context, site comment.Site, lim spam.R
 		return detailLimitsFailed, nil
 	}
 	if !r.Allowed() {
+		s.limitRefused(r.Index)
 		return "", &comment.RateLimitError{RetryAfter: r.Decision.RetryAfter}
 	}
 	if r.Degraded {
