@@ -52,6 +52,13 @@ commands:
                                           pending for the queue) into the database
   backup OUT.db                           copy the SQLite database to a new file while the
                                           server runs, and check the copy (PostgreSQL: pg_dump)
+  export json SITE                        print a whole site (rules, pages, every comment in
+                                          every status) as one JSON document
+  import json FILE [--site NEWID]         load such a document into a site without comments
+  gdpr export --email E                   print everything stored about a reader's email as JSON
+  gdpr erase --email E [--comments keep|delete] [--yes]
+                                          remove a reader's email, IP and user agent from their
+                                          comments (or delete them) and from the sites' lists
 
 Every command takes --config FILE (default: COMMENTD_CONFIG, else the built-in
 config/commentd.yaml) and the same environment overrides as serve.
@@ -74,7 +81,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "user" || cmd == "token" || cmd == "rules" {
+	if cmd == "user" || cmd == "token" || cmd == "rules" || cmd == "export" || cmd == "import" || cmd == "gdpr" {
 		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 			fmt.Fprint(stderr, usage)
 			return fmt.Errorf("%s: name a subcommand", cmd)
@@ -90,8 +97,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return rulesCommand(ctx, cmd, args, e)
 	case "seed":
 		return seedCommand(ctx, args, e)
+	case "export json", "import json":
+		return siteCommand(ctx, cmd, args, e)
 	case "backup":
 		return backupCommand(ctx, args, e)
+	case "gdpr export", "gdpr erase":
+		return gdprCommand(ctx, cmd, args, e)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -184,7 +195,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 		defer stopMetrics()
 	}
-	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, httpapi.Options{
+	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads, Privacy: store}, httpapi.Options{
 		Stop:           stopStreams,
 		PublicURL:      cfg.PublicURL,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),

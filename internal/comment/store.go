@@ -45,6 +45,7 @@ type Store interface {
 	RulesStore
 	RetentionStore
 	IdempotencyStore
+	PrivacyStore
 
 	// UpsertSite creates the site or updates its name, origins and limits.
 	UpsertSite(ctx context.Context, s Site) error

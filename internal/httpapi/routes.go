@@ -79,6 +79,13 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	tokens.POST("", handleCreateToken(accounts))
 	tokens.DELETE("/:id", handleRevokeToken(accounts))
 
+	// Readers' personal data: administrators only, every call audited.
+	if d.Privacy != nil {
+		gdpr := e.Group("/api/v1/admin/gdpr", requireToken(accounts), requireAdmin())
+		gdpr.GET("", handleGDPRExport(d.Privacy, time.Now, opt.Logger))
+		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.Threads, time.Now, opt.Logger))
+	}
+
 	// Moderator web UI: server-rendered pages (admin*.go). Every request
 	// gets the UI's headers and error pages and, when it changes anything,
 	// a CSRF check (sign-in included); all but sign-in/out need a session.

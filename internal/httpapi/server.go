@@ -30,6 +30,9 @@ type Deps struct {
 	// Threads caches public threads and counts; nil: every read goes to
 	// the database.
 	Threads *threadcache.Cache
+	// Privacy answers administrators' requests about a reader's personal
+	// data (/api/v1/admin/gdpr); nil: those routes are absent.
+	Privacy PrivacyStore
 }
 
 // ReadinessCheck reports, per dependency name ("database", "redis"), whether

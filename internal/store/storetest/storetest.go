@@ -77,6 +77,10 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"ExpireClientDataBatches", testExpireClientDataBatches},
 		{"ExpireClientDataErrors", testExpireClientDataErrors},
 		{"PendingStats", testPendingStats},
+		{"PersonalData", testPersonalData},
+		{"ErasePersonalDataKeep", testErasePersonalDataKeep},
+		{"ErasePersonalDataDelete", testErasePersonalDataDelete},
+		{"AddAudit", testAddAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
