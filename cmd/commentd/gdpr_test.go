@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -172,7 +171,8 @@ func TestGDPRAdminAPI(t *testing.T) {
 	}
 	modToken := regexp.MustCompile(`cmtd_\S+`).FindString(out)
 
-	exportPath := "/api/v1/admin/gdpr?email=" + url.QueryEscape("CY@example.org")
+	exportPath := "/api/v1/admin/gdpr/export"
+	exportBody := func() *bytes.Reader { return bytes.NewReader([]byte(`{"email": "CY@example.org"}`)) }
 	eraseBody := func() *bytes.Reader {
 		return bytes.NewReader([]byte(`{"email": "cy@example.org", "comments": "delete"}`))
 	}
@@ -187,7 +187,7 @@ func TestGDPRAdminAPI(t *testing.T) {
 		{"no token", map[string]string{"Content-Type": "application/json"}, http.StatusUnauthorized},
 		{"site owner", bearer(modToken), http.StatusForbidden},
 	} {
-		if r := in.call(t, "GET", exportPath, nil, tt.header); r.status != tt.want {
+		if r := in.call(t, "POST", exportPath, exportBody(), tt.header); r.status != tt.want {
 			t.Errorf("%s: export status %d, want %d (%s)", tt.name, r.status, tt.want, r.body)
 		}
 		if r := in.call(t, "POST", "/api/v1/admin/gdpr/erase", eraseBody(), tt.header); r.status != tt.want {
@@ -195,9 +195,12 @@ func TestGDPRAdminAPI(t *testing.T) {
 		}
 	}
 
-	r := in.call(t, "GET", exportPath, nil, bearer(in.token))
+	r := in.call(t, "POST", exportPath, exportBody(), bearer(in.token))
 	if r.status != http.StatusOK {
 		t.Fatalf("admin export: status %d, body %s", r.status, r.body)
+	}
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("admin export Cache-Control = %q, want no-store", cc)
 	}
 	var d comment.PersonalData
 	r.decode(t, &d)

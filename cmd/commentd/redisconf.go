@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -37,6 +38,12 @@ const (
 func redisOptions(raw string) (*redis.UniversalOptions, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error repeats the whole URL, password included; keep only
+		// what is wrong with it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return nil, "", fmt.Errorf("redis_url: %w", err)
 	}
 	scheme := u.Scheme

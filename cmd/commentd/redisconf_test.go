@@ -111,12 +111,18 @@ func TestRedisOptionsRejects(t *testing.T) {
 		{name: "bad db", url: "redis://n1:6379/x", wantErr: "redis_url"},
 		{name: "unknown option", url: "redis+cluster://n1:6379?bogus=1", wantErr: "redis_url"},
 		{name: "sentinel bad db", url: "redis+sentinel://s1:26379/a/b?master_name=m", wantErr: "redis_url"},
+		{name: "bad port with password", url: "redis://u:s3cret@n1:bad/0", wantErr: "invalid port"},
+		{name: "bad db with password", url: "redis://u:s3cret@n1:6379/x", wantErr: "redis_url"},
+		{name: "cluster option with password", url: "redis+cluster://u:s3cret@n1:6379?bogus=1", wantErr: "redis_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := redisOptions(tt.url)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "redis_url") {
 				t.Errorf("redisOptions(%q) err = %v, want one naming redis_url and mentioning %q", tt.url, err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("redisOptions(%q) err = %v repeats the password", tt.url, err)
 			}
 		})
 	}

@@ -39,18 +39,29 @@ func auditActor(p comment.Principal) string {
 	return "token:" + p.Name
 }
 
-// handleGDPRExport answers GET /api/v1/admin/gdpr?email=E with everything
+// gdprExportRequest is the body of POST /api/v1/admin/gdpr/export. The
+// address travels in the body, not the URL, so that it stays out of proxies'
+// access logs.
+type gdprExportRequest struct {
+	Email string `json:"email"`
+}
+
+// handleGDPRExport answers POST /api/v1/admin/gdpr/export with everything
 // stored about the email (see comment.PersonalData), and audits it.
 func handleGDPRExport(store PrivacyStore, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		var req gdprExportRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
 		ctx := c.Request().Context()
-		email := c.QueryParam("email")
-		d, err := comment.ExportPersonalData(ctx, store, auditActor(principal(c)), now().UTC(), email)
+		d, err := comment.ExportPersonalData(ctx, store, auditActor(principal(c)), now().UTC(), req.Email)
 		if err != nil {
 			return err
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "personal data exported", slog.String("actor", auditActor(principal(c))),
-			slog.String("subject", comment.EmailSubject(email)), slog.Int("comments", len(d.Comments)))
+			slog.String("subject", comment.EmailSubject(req.Email)), slog.Int("comments", len(d.Comments)))
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, d)
 	}
 }
@@ -89,6 +100,7 @@ func handleGDPRErase(store PrivacyStore, threads *threadcache.Cache, now func() 
 		log.LogAttrs(ctx, slog.LevelInfo, "personal data erased", slog.String("actor", actor),
 			slog.String("subject", comment.EmailSubject(req.Email)), slog.Int("scrubbed", sum.Scrubbed),
 			slog.Int("deleted", sum.Deleted), slog.Int("tombstoned", sum.Tombstoned), slog.Int("list_entries", sum.ListEntries))
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, sum)
 	}
 }

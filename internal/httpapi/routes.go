@@ -82,7 +82,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Readers' personal data: administrators only, every call audited.
 	if d.Privacy != nil {
 		gdpr := e.Group("/api/v1/admin/gdpr", requireToken(accounts), requireAdmin())
-		gdpr.GET("", handleGDPRExport(d.Privacy, time.Now, opt.Logger))
+		gdpr.POST("/export", handleGDPRExport(d.Privacy, time.Now, opt.Logger))
 		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.Threads, time.Now, opt.Logger))
 	}
 
