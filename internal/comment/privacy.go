@@ -1,9 +1,12 @@
 package comment
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -194,4 +197,26 @@ func ErasePersonalData(ctx context.Context, store PrivacyStore, actor string, no
 	}
 	return store.ErasePersonalData(ctx, email, deleteComments,
 		AuditEntry{At: now, Actor: actor, Action: AuditGDPRErase, Subject: EmailSubject(email)})
+}
+
+// SitesOf returns the distinct sites of entries, in order.
+func SitesOf(entries []ListEntry) []string {
+	m := map[string]bool{}
+	for _, e := range entries {
+		m[e.SiteID] = true
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// AddPage adds the page to pages, kept ordered by site and key, unless it
+// is there already.
+func AddPage(pages []Page, siteID, key string) []Page {
+	p := Page{SiteID: siteID, Key: key}
+	i, found := slices.BinarySearchFunc(pages, p, func(a, b Page) int {
+		return cmp.Or(strings.Compare(a.SiteID, b.SiteID), strings.Compare(a.Key, b.Key))
+	})
+	if found {
+		return pages
+	}
+	return slices.Insert(pages, i, p)
 }

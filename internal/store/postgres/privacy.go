@@ -1,14 +1,12 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -190,7 +188,7 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 			if err != nil {
 				return err
 			}
-			listSites := distinctSites(entries)
+			listSites := comment.SitesOf(entries)
 			for _, site := range listSites {
 				if err := lockSite(ctx, tx, site); err != nil {
 					return err
@@ -220,7 +218,7 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 				}
 			}
 		}
-		sum.Sites = sortedKeys(sites)
+		sum.Sites = slices.Sorted(maps.Keys(sites))
 		audit.Details = sum.Counts()
 		return addAudit(ctx, tx, audit)
 	})
@@ -312,7 +310,7 @@ func deleteAuthorComments(ctx context.Context, tx dbtx, norm string, sum *commen
 			}
 			sum.Deleted++
 			sites[c.siteID] = true
-			sum.Pages = addPage(sum.Pages, c.siteID, c.pageKey)
+			sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
 		}
 	}
 	rest, err := authorComments(ctx, tx, norm)
@@ -333,7 +331,7 @@ func deleteAuthorComments(ctx context.Context, tx dbtx, norm string, sum *commen
 		}
 		sum.Tombstoned++
 		sites[c.siteID] = true
-		sum.Pages = addPage(sum.Pages, c.siteID, c.pageKey)
+		sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
 	}
 	return nil
 }
@@ -386,35 +384,4 @@ func addAudit(ctx context.Context, tx dbtx, e comment.AuditEntry) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, subject, details) VALUES ($1, $2, $3, $4, $5::jsonb)`,
 		e.At, e.Actor, e.Action, e.Subject, string(details))
 	return err
-}
-
-// distinctSites returns the distinct sites of entries, in order.
-func distinctSites(entries []comment.ListEntry) []string {
-	m := map[string]bool{}
-	for _, e := range entries {
-		m[e.SiteID] = true
-	}
-	return sortedKeys(m)
-}
-
-// addPage adds the page to pages, kept ordered by site and key, unless it
-// is there.
-func addPage(pages []comment.Page, siteID, key string) []comment.Page {
-	p := comment.Page{SiteID: siteID, Key: key}
-	i, found := slices.BinarySearchFunc(pages, p, func(a, b comment.Page) int {
-		return cmp.Or(strings.Compare(a.SiteID, b.SiteID), strings.Compare(a.Key, b.Key))
-	})
-	if found {
-		return pages
-	}
-	return slices.Insert(pages, i, p)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

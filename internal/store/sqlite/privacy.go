@@ -1,15 +1,13 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/commentd/commentd/internal/comment"
 )
@@ -210,12 +208,12 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 			sites[e.SiteID] = true
 		}
 		// The spam rules read the lists: their caches follow the version.
-		for _, site := range listSites(entries) {
+		for _, site := range comment.SitesOf(entries) {
 			if err := bumpRules(ctx, tx, site); err != nil {
 				return err
 			}
 		}
-		sum.Sites = sortedKeys(sites)
+		sum.Sites = slices.Sorted(maps.Keys(sites))
 		audit.Details = sum.Counts()
 		return addAudit(ctx, tx, audit)
 	})
@@ -305,7 +303,7 @@ func deleteAuthorComments(ctx context.Context, tx *sql.Tx, norm string, sum *com
 			}
 			sum.Deleted++
 			sites[c.siteID] = true
-			sum.Pages = addPage(sum.Pages, c.siteID, c.pageKey)
+			sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
 		}
 	}
 	rest, err := authorComments(ctx, tx, norm)
@@ -326,7 +324,7 @@ func deleteAuthorComments(ctx context.Context, tx *sql.Tx, norm string, sum *com
 		}
 		sum.Tombstoned++
 		sites[c.siteID] = true
-		sum.Pages = addPage(sum.Pages, c.siteID, c.pageKey)
+		sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
 	}
 	return nil
 }
@@ -380,35 +378,4 @@ func addAudit(ctx context.Context, tx *sql.Tx, e comment.AuditEntry) error {
 	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)`,
 		micros(e.At), e.Actor, e.Action, e.Subject, string(details))
 	return mapErr(err)
-}
-
-// listSites returns the distinct sites of entries, in order.
-func listSites(entries []comment.ListEntry) []string {
-	m := map[string]bool{}
-	for _, e := range entries {
-		m[e.SiteID] = true
-	}
-	return sortedKeys(m)
-}
-
-// addPage adds the page to pages, kept ordered by site and key, unless it
-// is there.
-func addPage(pages []comment.Page, siteID, key string) []comment.Page {
-	p := comment.Page{SiteID: siteID, Key: key}
-	i, found := slices.BinarySearchFunc(pages, p, func(a, b comment.Page) int {
-		return cmp.Or(strings.Compare(a.SiteID, b.SiteID), strings.Compare(a.Key, b.Key))
-	})
-	if found {
-		return pages
-	}
-	return slices.Insert(pages, i, p)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
