@@ -11,12 +11,15 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/config"
+	"github.com/commentd/commentd/internal/importer"
+	"github.com/commentd/commentd/internal/markup"
 )
 
 // siteFormat and siteFormatVersion name the document "export json" writes
@@ -89,8 +92,11 @@ type commentRow struct {
 	IP            string           `json:"ip"`
 	UserAgent     string           `json:"user_agent"`
 	Reasons       []comment.Reason `json:"reasons"`
-	CreatedAt     time.Time        `json:"created_at"`
-	UpdatedAt     time.Time        `json:"updated_at"`
+	// NotifyReplies is left out when false, so that documents written
+	// before the field existed read the same.
+	NotifyReplies bool      `json:"notify_replies,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func rowOf(c comment.Comment) commentRow {
@@ -102,17 +108,25 @@ func rowOf(c comment.Comment) commentRow {
 		ID: c.ID, ParentID: c.ParentID, Depth: c.Depth, Page: c.PageKey,
 		AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail, AuthorWebsite: c.AuthorWebsite,
 		Body: c.Body, BodyHTML: c.BodyHTML, Status: c.Status, IP: c.IP, UserAgent: c.UserAgent,
-		Reasons: reasons, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		Reasons: reasons, NotifyReplies: c.NotifyReplies, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
 }
 
-func (r commentRow) comment(siteID string) comment.Comment {
+// comment returns the row as a comment of siteID. The file's body_html is
+// never used: the body is rendered again with render, as a submission's
+// is, and an author website that is not an absolute http(s) URL is
+// dropped.
+func (r commentRow) comment(siteID string, render *markup.Renderer) (comment.Comment, error) {
+	h, err := render.Render(r.Body)
+	if err != nil {
+		return comment.Comment{}, fmt.Errorf("comment %s: the body does not render: %w", r.ID, err)
+	}
 	return comment.Comment{
 		ID: r.ID, SiteID: siteID, PageKey: r.Page, ParentID: r.ParentID, Depth: r.Depth,
-		AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail, AuthorWebsite: r.AuthorWebsite,
-		Body: r.Body, BodyHTML: r.BodyHTML, Status: r.Status, IP: r.IP, UserAgent: r.UserAgent,
-		Reasons: r.Reasons, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-	}
+		AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail, AuthorWebsite: webURL(r.AuthorWebsite),
+		Body: r.Body, BodyHTML: h, Status: r.Status, IP: r.IP, UserAgent: r.UserAgent,
+		Reasons: r.Reasons, NotifyReplies: r.NotifyReplies, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}, nil
 }
 
 // siteCommand runs "export json SITE" and "import json FILE".
@@ -120,24 +134,19 @@ func siteCommand(ctx context.Context, cmd string, args []string, e env) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	configPath := configFlag(fs, e)
-	newID := new(string)
+	newID, out := new(string), new(string)
 	if cmd == "import json" {
 		newID = fs.String("site", "", "load the site under this id instead of the one in the file")
+	} else {
+		out = outFlag(fs)
 	}
-	// Flags may come before or after the argument.
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(rest) != 1 {
 		if cmd == "export json" {
-			return errors.New("usage: commentd export json SITE [--config FILE]")
+			return errors.New("usage: commentd export json SITE [--out FILE] [--config FILE]: " + exportPrivacyNote)
 		}
 		return errors.New("usage: commentd import json FILE [--config FILE] [--site NEWID]")
 	}
@@ -148,7 +157,8 @@ func siteCommand(ctx context.Context, cmd string, args []string, e env) error {
 	if cmd == "import json" {
 		// The whole file is checked before the database is opened, so that
 		// a malformed file changes nothing.
-		head, n, err := checkSiteFile(rest[0])
+		render := markup.NewRenderer()
+		head, ids, err := checkSiteFile(rest[0], render)
 		if err != nil {
 			return fmt.Errorf("import json %s: %w", rest[0], err)
 		}
@@ -160,10 +170,10 @@ func siteCommand(ctx context.Context, cmd string, args []string, e env) error {
 			return err
 		}
 		defer store.Close()
-		if err := importSite(ctx, store, rest[0], head); err != nil {
+		if err := importSite(ctx, store, rest[0], head, ids, render); err != nil {
 			return fmt.Errorf("import json %s: %w", rest[0], err)
 		}
-		fmt.Fprintf(e.stdout, "imported site %s: %d pages, %d comments\n", head.Site.ID, len(head.Pages), n)
+		fmt.Fprintf(e.stdout, "imported site %s: %d pages, %d comments\n", head.Site.ID, len(head.Pages), len(ids))
 		return nil
 	}
 	store, err := openStore(ctx, cfg)
@@ -171,11 +181,63 @@ func siteCommand(ctx context.Context, cmd string, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	w := bufio.NewWriterSize(e.stdout, 64<<10)
-	if err := exportSite(ctx, store, rest[0], w); err != nil {
+	err = writeOutput(*out, e.stdout, func(w io.Writer) error { return exportSite(ctx, store, rest[0], w) })
+	if err != nil {
 		return fmt.Errorf("export json %s: %w", rest[0], err)
 	}
-	return w.Flush()
+	return nil
+}
+
+// exportPrivacyNote is the warning the usage of the export commands gives.
+const exportPrivacyNote = "the file holds the private fields of every comment (email addresses, IP addresses, user agents); keep it as private as the database"
+
+// outFlag declares --out on fs.
+func outFlag(fs *flag.FlagSet) *string {
+	return fs.String("out", "", "write to this file instead of standard output; it is replaced only when the export succeeds; "+exportPrivacyNote)
+}
+
+// writeOutput runs write on a buffered writer to stdout, or, when path is
+// not "", to a new temporary file in path's directory that replaces path
+// only when write and every write to the file succeed; on failure the
+// temporary file is removed and path is left as it was. The file is
+// readable by its owner only.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		w := bufio.NewWriterSize(stdout, 64<<10)
+		if err := write(w); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(f, 64<<10)
+	if err := write(w); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	done = true
+	return nil
 }
 
 // exportSite writes the site document of siteID to w, comments last and
@@ -215,7 +277,7 @@ func exportSite(ctx context.Context, store comment.Store, siteID string, w io.Wr
 
 	var refs []comment.PageRef
 	seen := make(map[string]bool)
-	for c, err := range siteComments(ctx, store, siteID) {
+	for c, err := range siteComments(ctx, store, comment.ListFilter{SiteIDs: []string{siteID}}) {
 		if err != nil {
 			return err
 		}
@@ -247,7 +309,7 @@ func exportSite(ctx context.Context, store comment.Store, siteID string, w io.Wr
 		return err
 	}
 	sep := "\n"
-	for c, err := range siteComments(ctx, store, siteID) {
+	for c, err := range siteComments(ctx, store, comment.ListFilter{SiteIDs: []string{siteID}}) {
 		if err != nil {
 			return err
 		}
@@ -283,10 +345,11 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// siteComments yields every comment of the site, in every status, ordered
-// by (CreatedAt, ID): it merges the moderation queues of all statuses, each
-// read a page at a time in that order.
-func siteComments(ctx context.Context, store comment.Store, siteID string) iter.Seq2[comment.Comment, error] {
+// siteComments yields every comment that base selects (its sites, and its
+// page when set), in every status, ordered by (CreatedAt, ID): it merges
+// the moderation queues of all statuses, each read a page at a time in that
+// order.
+func siteComments(ctx context.Context, store comment.Store, base comment.ListFilter) iter.Seq2[comment.Comment, error] {
 	return func(yield func(comment.Comment, error) bool) {
 		type queue struct {
 			status comment.Status
@@ -302,7 +365,9 @@ func siteComments(ctx context.Context, store comment.Store, siteID string) iter.
 			if len(q.buf) > 0 || q.done {
 				return nil
 			}
-			cs, err := store.List(ctx, comment.ListFilter{SiteIDs: []string{siteID}, Status: q.status, After: q.after, Limit: exportPageSize})
+			f := base
+			f.Status, f.After, f.Limit = q.status, q.after, exportPageSize
+			cs, err := store.List(ctx, f)
 			if err != nil {
 				return fmt.Errorf("read %s comments: %w", q.status, err)
 			}
@@ -449,19 +514,23 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 }
 
 // checkSiteFile reads the whole file at path and checks it: the format,
-// the site, each comment's status, page and parent. It returns the head and
-// the number of comments; the comments themselves are not kept.
-func checkSiteFile(path string) (siteHead, int, error) {
+// the site, each comment's status, page, parent (in the file, on the same
+// page, one level up), that its body renders with render, and the limits
+// of importer.CheckLimits. It returns the head and the ids of the
+// comments; the comments themselves are not kept.
+func checkSiteFile(path string, render *markup.Renderer) (siteHead, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return siteHead{}, 0, err
+		return siteHead{}, nil, err
 	}
 	defer f.Close()
 	var head siteHead
 	pages := make(map[string]bool)
 	depths := make(map[string]int)
+	pageOf := make(map[string]string)
 	type reply struct{ id, parent string }
 	var replies []reply
+	var ids []string
 	onHead := func(h siteHead) error {
 		switch {
 		case h.Format != siteFormat:
@@ -479,6 +548,9 @@ func checkSiteFile(path string) (siteHead, int, error) {
 		for _, p := range h.Pages {
 			if p.Key == "" {
 				return errors.New("a page has no key")
+			}
+			if err := importer.CheckPage(p.Key, p.Title); err != nil {
+				return err
 			}
 			pages[p.Key] = true
 		}
@@ -502,31 +574,54 @@ func checkSiteFile(path string) (siteHead, int, error) {
 		case c.CreatedAt.IsZero():
 			return fmt.Errorf("comment %s has no created_at", c.ID)
 		}
+		if err := importer.CheckLimits(c.ID, c.AuthorName, c.AuthorWebsite, c.Body); err != nil {
+			return err
+		}
+		if _, err := render.Render(c.Body); err != nil {
+			return fmt.Errorf("comment %s: the body does not render: %w", c.ID, err)
+		}
 		depths[c.ID] = c.Depth
+		pageOf[c.ID] = c.Page
+		ids = append(ids, c.ID)
 		if c.ParentID != "" {
 			replies = append(replies, reply{c.ID, c.ParentID})
 		}
 		return nil
 	}
 	if err := readSiteFile(f, onHead, onComment); err != nil {
-		return siteHead{}, 0, err
+		return siteHead{}, nil, err
 	}
 	for _, r := range replies {
 		d, ok := depths[r.parent]
 		if !ok {
-			return siteHead{}, 0, fmt.Errorf("comment %s: parent %s is not in the file", r.id, r.parent)
+			return siteHead{}, nil, fmt.Errorf("comment %s: parent %s is not in the file", r.id, r.parent)
 		}
 		if depths[r.id] != d+1 {
-			return siteHead{}, 0, fmt.Errorf("comment %s: depth %d under a parent of depth %d", r.id, depths[r.id], d)
+			return siteHead{}, nil, fmt.Errorf("comment %s: depth %d under a parent of depth %d", r.id, depths[r.id], d)
+		}
+		if pageOf[r.id] != pageOf[r.parent] {
+			return siteHead{}, nil, fmt.Errorf("comment %s: on page %q, its parent %s on page %q", r.id, pageOf[r.id], r.parent, pageOf[r.parent])
 		}
 	}
-	return head, len(depths), nil
+	return head, ids, nil
 }
 
-// importSite loads the checked document at path as site head.Site.ID, which
-// must have no comments yet: it creates or updates the site, replaces its
-// rules and bulk loads its pages and comments, each reply after its parent.
-func importSite(ctx context.Context, store comment.Store, path string, head siteHead) error {
+// importSite loads the checked document at path, whose comments have the
+// given ids, as site head.Site.ID. Before it writes anything it checks that
+// the site has no comments yet and that no comment id of the file is in the
+// database (ids are unique across sites). Then it creates or updates the
+// site, replaces its rules and bulk loads its pages and comments, each reply
+// after its parent. Each body is rendered with render (the file's
+// body_html is ignored), an author website that is not an absolute http(s)
+// URL is dropped, and a page URL is kept only when it lies on one of the
+// site's origins.
+//
+// The checks and the writes are not one transaction, and BulkLoad may
+// commit a large file in several: a comment with one of the file's ids
+// written by another process between the checks and the load, or a
+// database error during the load, leaves the site, its rules and the
+// comments loaded so far in place.
+func importSite(ctx context.Context, store comment.Store, path string, head siteHead, ids []string, render *markup.Renderer) error {
 	loader, ok := store.(comment.BulkLoader)
 	if !ok {
 		return errors.New("this store cannot bulk load")
@@ -545,6 +640,12 @@ func importSite(ctx context.Context, store comment.Store, path string, head site
 	} else if !errors.Is(err, comment.ErrNotFound) {
 		return err
 	}
+	if n, err := storedCount(ctx, store, ids); err != nil {
+		return err
+	} else if n > 0 {
+		// Comment ids are unique across the sites of a database.
+		return fmt.Errorf("%d comments of the file are in this database already, perhaps under another site; nothing was imported: %w", n, comment.ErrConflict)
+	}
 	var every time.Duration
 	if head.Site.RateLimit.Every != "" {
 		every, _ = time.ParseDuration(head.Site.RateLimit.Every) // checked by checkSiteFile
@@ -560,16 +661,45 @@ func importSite(ctx context.Context, store comment.Store, path string, head site
 
 	pages := make([]comment.Page, len(head.Pages))
 	for i, p := range head.Pages {
-		pages[i] = comment.Page{SiteID: siteID, Key: p.Key, URL: p.URL, Title: p.Title}
+		pages[i] = comment.Page{SiteID: siteID, Key: p.Key, URL: site.ReturnURL(p.URL), Title: p.Title}
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	err = loadParentsFirst(ctx, loader, pages, func(put func(comment.Comment) error) error {
+		return readSiteFile(f, func(siteHead) error { return nil }, func(r commentRow) error {
+			c, err := r.comment(siteID, render)
+			if err != nil {
+				return err
+			}
+			return put(c)
+		})
+	})
+	if errors.Is(err, comment.ErrConflict) {
+		// Comment ids are unique across the sites of a database.
+		return fmt.Errorf("some comments of the file are in this database already, perhaps under another site: %w", err)
+	}
+	return err
+}
+
+// errFileChanged is the error of an import whose file no longer holds
+// what its first reading found.
+var errFileChanged = errors.New("the file changed during the import")
+
+// loadParentsFirst bulk loads pages and the comments that read passes to
+// put, in that order except that a reply read before its parent waits
+// for it. When read fails, or leaves replies whose parent never came, the
+// load's context is cancelled with that error, so that the transaction
+// BulkLoad has open rolls back, and the error is returned. (A store that
+// commits a long load in several transactions keeps those committed
+// before.)
+func loadParentsFirst(ctx context.Context, loader comment.BulkLoader, pages []comment.Page, read func(put func(comment.Comment) error) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var readErr error
 	comments := func(yield func(comment.Comment) bool) {
-		// A reply that comes before its parent in the file waits for it.
 		loaded := make(map[string]bool)
 		waiting := make(map[string][]comment.Comment)
 		stopped := errors.New("stopped")
@@ -588,8 +718,7 @@ func importSite(ctx context.Context, store comment.Store, path string, head site
 			}
 			return true
 		}
-		err := readSiteFile(f, func(siteHead) error { return nil }, func(r commentRow) error {
-			c := r.comment(siteID)
+		err := read(func(c comment.Comment) error {
 			if c.ParentID != "" && !loaded[c.ParentID] {
 				waiting[c.ParentID] = append(waiting[c.ParentID], c)
 				return nil
@@ -599,18 +728,23 @@ func importSite(ctx context.Context, store comment.Store, path string, head site
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, stopped) {
+		switch {
+		case errors.Is(err, stopped):
+			return
+		case err != nil:
 			readErr = err
+		case len(waiting) > 0:
+			readErr = fmt.Errorf("%w: replies to comments that are not in it", errFileChanged)
+		default:
+			return
 		}
+		cancel(readErr)
 	}
-	if err := loader.BulkLoad(ctx, pages, comments); err != nil {
-		if errors.Is(err, comment.ErrConflict) {
-			// Comment ids are unique across the sites of a database.
-			return fmt.Errorf("some comments of the file are in this database already, perhaps under another site: %w", err)
-		}
-		return err
+	err := loader.BulkLoad(ctx, pages, comments)
+	if readErr != nil {
+		return fmt.Errorf("%w (nothing of the open transaction was kept)", readErr)
 	}
-	return readErr
+	return err
 }
 
 // importRules saves the rules of the file as the site's, unless the file

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/config"
+	"github.com/commentd/commentd/internal/markup"
 	"github.com/commentd/commentd/internal/store/sqlite"
 	"github.com/commentd/commentd/internal/testenv"
 )
@@ -213,8 +215,12 @@ func TestSiteExportImportRoundTrip(t *testing.T) {
 			// Comment ids are unique in a database, whatever their site.
 			renamed := site + "b"
 			out, err = importJSON(t, url, first, "--site", renamed)
-			if err == nil || !strings.Contains(err.Error(), "in this database already") {
+			if err == nil || !strings.Contains(err.Error(), "6 comments of the file are in this database already") {
 				t.Errorf("import under another id into the same database: %v\n%s", err, out)
+			}
+			// Refused before any write: the site was not created.
+			if _, errOut, err := cliSplit(t, url, "export", "json", renamed); err == nil {
+				t.Errorf("site %s exists after the refused import\n%s", renamed, errOut)
 			}
 			fresh := target.db(t)
 			if out, err := importJSON(t, fresh, first, "--site", renamed); err != nil {
@@ -360,5 +366,330 @@ func TestSiteExportPagesThroughEveryStatus(t *testing.T) {
 	}
 	if again := exportJSON(t, copyDB, "many"); again != first {
 		t.Errorf("export after import differs (%d bytes, want %d)", len(again), len(first))
+	}
+}
+
+// TestSiteImportClashChangesNothing: a document whose comment ids clash
+// with comments of another site is refused before anything is written,
+// whether its site is new or exists without comments: the site, its rules
+// and its pages stay as they were.
+func TestSiteImportClashChangesNothing(t *testing.T) {
+	doc := func(site, name string, blocked []string, ids ...string) string {
+		var rows []string
+		for _, id := range ids {
+			b, _ := json.Marshal(map[string]any{"id": id, "parent_id": "", "depth": 1, "page": "/p-" + site, "author_name": "A", "author_email": "a@example.org",
+				"author_website": "", "body": "b", "body_html": "<p>b</p>", "status": "approved", "ip": "", "user_agent": "", "reasons": []any{},
+				"created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"})
+			rows = append(rows, string(b))
+		}
+		bl, _ := json.Marshal(blocked)
+		pages := `[]`
+		if len(ids) > 0 {
+			pages = `[{"key":"/p-` + site + `","url":"","title":"T"}]`
+		}
+		return `{"format":"commentd-site","version":1,"site":{"id":"` + site + `","name":"` + name + `","origins":["https://` + site + `.example"],"rate_limit":{"every":"15s","burst":3}},` +
+			`"rules":{"updated_by":"","trusted_emails":[],"blocked_emails":` + string(bl) + `,"blocked_ips":[]},"pages":` + pages + `,"comments":[` + strings.Join(rows, ",") + `]}`
+	}
+	for _, target := range []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "clash.db") }},
+		{"postgres", pgSchemaURL},
+	} {
+		t.Run(target.name, func(t *testing.T) {
+			db := target.db(t)
+			if out, err := importJSON(t, db, doc("x", "X", nil, "c1", "c2")); err != nil {
+				t.Fatalf("import x: %v\n%s", err, out)
+			}
+			// y exists, with rules but no comments.
+			if out, err := importJSON(t, db, doc("y", "Y before", []string{"old@example.org"})); err != nil {
+				t.Fatalf("import y: %v\n%s", err, out)
+			}
+			yBefore := exportJSON(t, db, "y")
+			xBefore := exportJSON(t, db, "x")
+
+			// c2 belongs to x: both imports are refused.
+			clash := doc("y", "Y after", []string{"new@example.org"}, "c3", "c2")
+			out, err := importJSON(t, db, clash)
+			if err == nil || !strings.Contains(err.Error(), "1 comments of the file are in this database already") {
+				t.Errorf("import into y: %v\n%s", err, out)
+			}
+			out, err = importJSON(t, db, strings.ReplaceAll(clash, `"y"`, `"z"`))
+			if err == nil || !strings.Contains(err.Error(), "in this database already") {
+				t.Errorf("import into new site z: %v\n%s", err, out)
+			}
+			if got := exportJSON(t, db, "y"); got != yBefore {
+				t.Errorf("site y changed:\n--- before\n%s\n--- after\n%s", yBefore, got)
+			}
+			if got := exportJSON(t, db, "x"); got != xBefore {
+				t.Errorf("site x changed:\n--- before\n%s\n--- after\n%s", xBefore, got)
+			}
+			if _, errOut, err := cliSplit(t, db, "export", "json", "z"); err == nil {
+				t.Errorf("site z was created by a refused import\n%s", errOut)
+			}
+			// The export builds its pages from the comments: ask the store
+			// for the pages themselves.
+			store, err := openStore(context.Background(), config.Config{DatabaseURL: db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages, err := store.PagesByRef(context.Background(), []comment.PageRef{{SiteID: "y", Key: "/p-y"}, {SiteID: "z", Key: "/p-z"}})
+			store.Close()
+			if err != nil || len(pages) > 0 {
+				t.Errorf("pages written by the refused imports: %v (%v)", pages, err)
+			}
+			// c3 was not loaded anywhere: a document with it alone loads.
+			if out, err := importJSON(t, db, doc("w", "W", nil, "c3")); err != nil {
+				t.Errorf("c3 after the refused imports: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// siteDoc is a one-site document whose comments are rows, each a JSON
+// object; pages lists the page keys, each with url https://site.example/KEY.
+func siteDoc(pages []string, rows ...string) string {
+	var ps []string
+	for _, p := range pages {
+		ps = append(ps, `{"key":"`+p+`","url":"https://site.example`+p+`","title":"T"}`)
+	}
+	return `{"format":"commentd-site","version":1,"site":{"id":"s","name":"S","origins":["https://site.example"],"rate_limit":{"every":"15s","burst":3}},` +
+		`"rules":{"updated_by":"","trusted_emails":[],"blocked_emails":[],"blocked_ips":[]},"pages":[` + strings.Join(ps, ",") + `],"comments":[` + strings.Join(rows, ",\n") + `]}`
+}
+
+// siteRow is a comment row of siteDoc with the given fields changed.
+func siteRow(id string, change map[string]any) string {
+	m := map[string]any{"id": id, "parent_id": "", "depth": 1, "page": "/p", "author_name": "A", "author_email": "a@example.org",
+		"author_website": "", "body": "b", "body_html": "<p>b</p>", "status": "approved", "ip": "", "user_agent": "", "reasons": []any{},
+		"created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"}
+	for k, v := range change {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// TestSiteImportDistrustsTheFile: the file's body_html is never stored
+// (each body is rendered again), an author website that is not an http(s)
+// URL is dropped, a page URL off the site's origins is not kept, and
+// notify_replies goes both ways (left out when false).
+func TestSiteImportDistrustsTheFile(t *testing.T) {
+	doc := siteDoc([]string{"/p"}, siteRow("c1", map[string]any{
+		"body": "*hi* <script>alert(1)</script>", "body_html": `<script>alert("file")</script><img src=x onerror=alert(2)>`,
+		"author_website": "javascript:alert(3)", "notify_replies": true,
+	}), siteRow("c2", map[string]any{"author_website": "https://ok.example/"}))
+	doc = strings.Replace(doc, `"url":"https://site.example/p"`, `"url":"https://evil.example/p"`, 1)
+	render := markup.NewRenderer()
+	want, err := render.Render("*hi* <script>alert(1)</script>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range importTargets {
+		t.Run(target.name, func(t *testing.T) {
+			db := target.db(t)
+			if out, err := importJSON(t, db, doc); err != nil {
+				t.Fatalf("import: %v\n%s", err, out)
+			}
+			got, raw := exportFull(t, db, "s")
+			if len(got.Comments) != 2 {
+				t.Fatalf("%d comments\n%s", len(got.Comments), raw)
+			}
+			c1, c2 := got.Comments[0], got.Comments[1]
+			if c1.BodyHTML != want || strings.Contains(c1.BodyHTML, "<script") || strings.Contains(c1.BodyHTML, "onerror") {
+				t.Errorf("body_html = %q, want the rendering %q", c1.BodyHTML, want)
+			}
+			if c1.AuthorWebsite != "" || c2.AuthorWebsite != "https://ok.example/" {
+				t.Errorf("websites %q, %q; want \"\" and https://ok.example/", c1.AuthorWebsite, c2.AuthorWebsite)
+			}
+			if !c1.NotifyReplies || c2.NotifyReplies {
+				t.Errorf("notify_replies %v, %v; want true, false", c1.NotifyReplies, c2.NotifyReplies)
+			}
+			if strings.Count(raw, `"notify_replies"`) != 1 {
+				t.Errorf("notify_replies is written %d times, want once (only when true)", strings.Count(raw, `"notify_replies"`))
+			}
+			if len(got.Pages) != 1 || got.Pages[0].URL != "" {
+				t.Errorf("pages %+v: the URL off the site's origins was kept", got.Pages)
+			}
+		})
+	}
+}
+
+// TestSiteImportRefusesWhatTheAPIRefuses: a comment the HTTP API would
+// not accept, or a reply on another page than its parent, is refused with
+// the comment's id, and nothing is written.
+func TestSiteImportRefusesWhatTheAPIRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"control character", siteDoc([]string{"/p"}, siteRow("c1", map[string]any{"body": "a\u0001b"})), "comment c1: the body holds control characters"},
+		{"empty body", siteDoc([]string{"/p"}, siteRow("c1", map[string]any{"body": " "})), "comment c1: the body is empty"},
+		{"long name", siteDoc([]string{"/p"}, siteRow("c1", map[string]any{"author_name": strings.Repeat("n", 246)})), "comment c1: the author name is longer than 245 bytes"},
+		{"empty name", siteDoc([]string{"/p"}, siteRow("c1", map[string]any{"author_name": ""})), "comment c1: the author name is empty"},
+		{"long body", siteDoc([]string{"/p"}, siteRow("c1", map[string]any{"body": strings.Repeat("b", 65526)})), "comment c1: the body is longer than 65525 bytes"},
+		{"long page key", siteDoc([]string{"/" + strings.Repeat("k", 512)}), "longer than 512 bytes"},
+		{"parent on another page", siteDoc([]string{"/p", "/q"}, siteRow("c1", nil), siteRow("c2", map[string]any{"parent_id": "c1", "depth": 2, "page": "/q"})),
+			`comment c2: on page "/q", its parent c1 on page "/p"`},
+	}
+	db := filepath.Join(t.TempDir(), "refused.db")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := importJSON(t, db, tc.doc)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("import: %v, want an error containing %q\n%s", err, tc.want, out)
+			}
+		})
+	}
+	if _, _, err := cliSplit(t, db, "export", "json", "s"); err == nil {
+		t.Errorf("site s exists after refused imports")
+	}
+}
+
+// TestImportFileChangesBetweenPasses: imports read their file twice, to
+// check it and to load it. A file that is cut short or changed between
+// the two leaves no comment and no page in the database: the load's
+// transaction is rolled back instead of committing what was read.
+func TestImportFileChangesBetweenPasses(t *testing.T) {
+	var rows []string
+	for i := range 20 {
+		change := map[string]any{"created_at": fmt.Sprintf("2026-01-02T03:04:%02dZ", i)}
+		if i > 0 {
+			change["parent_id"], change["depth"] = "c0", 2
+		}
+		rows = append(rows, siteRow(fmt.Sprintf("c%d", i), change))
+	}
+	jsonDoc := siteDoc([]string{"/p"}, rows...)
+	wxr, err := os.ReadFile(filepath.Join("testdata", "import", "wordpress.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := func(s string) string { return s[:len(s)*2/3] }
+	// The reply moves before its parent and names one that is not in the
+	// file: it would be left waiting.
+	orphan := func(s string) string {
+		return strings.Replace(s, `"parent_id":"c0"`, `"parent_id":"c99"`, 1)
+	}
+	ctx := context.Background()
+	for _, target := range importTargets {
+		t.Run(target.name, func(t *testing.T) {
+			db := target.db(t)
+			cfg := config.Config{DatabaseURL: db, Sites: []config.Site{{ID: "blog", Name: "Blog", Origins: []string{"https://blog.example"}}}}
+			store, err := openStore(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			render := markup.NewRenderer()
+			for _, tc := range []struct {
+				name   string
+				change func(string) string
+			}{{"cut short", cut}, {"reply without parent", orphan}} {
+				path := filepath.Join(t.TempDir(), "site.json")
+				if err := os.WriteFile(path, []byte(jsonDoc), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				head, ids, err := checkSiteFile(path, render)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(tc.change(jsonDoc)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := importSite(ctx, store, path, head, ids, render); err == nil {
+					t.Errorf("json, %s: the import succeeded", tc.name)
+				}
+				checkNothingLoaded(t, store, "s", "/p")
+			}
+
+			path := filepath.Join(t.TempDir(), "wp.xml")
+			if err := os.WriteFile(path, wxr, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			plan, err := planForeign(path, wordpressSource)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(cut(string(wxr))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err = loadForeign(ctx, store, cfg, "blog", path, wordpressSource, render, plan)
+			if err == nil || !strings.Contains(err.Error(), "XML syntax error") {
+				t.Errorf("wordpress, cut short: %v", err)
+			}
+			checkNothingLoaded(t, store, "blog", "/2026/03/ferry-timetable/")
+		})
+	}
+}
+
+// checkNothingLoaded fails the test if site has a comment, or a page with
+// key.
+func checkNothingLoaded(t *testing.T, store comment.Store, site, key string) {
+	t.Helper()
+	ctx := context.Background()
+	for c, err := range siteComments(ctx, store, comment.ListFilter{SiteIDs: []string{site}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("site %s has comment %s after the failed import", site, c.ID)
+	}
+	pages, err := store.PagesByRef(ctx, []comment.PageRef{{SiteID: site, Key: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) > 0 {
+		t.Errorf("site %s has page %s after the failed import", site, key)
+	}
+}
+
+// TestExportOut: with --out the export goes to the file, readable by its
+// owner only, and a failed export leaves the file as it was, with no
+// temporary file beside it.
+func TestExportOut(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "out.db")
+	if out, err := importJSON(t, db, siteDoc([]string{"/p"}, siteRow("c1", nil))); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, format := range []string{"json", "wordpress"} {
+		path := filepath.Join(dir, "export."+format)
+		stdout, errOut, err := cliSplit(t, db, "export", format, "s", "--out", path)
+		if err != nil || stdout != "" {
+			t.Fatalf("export %s --out: %v, stdout %q\n%s", format, err, stdout, errOut)
+		}
+		want, _, err := cliSplit(t, db, "export", format, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != want {
+			t.Errorf("export %s: the file holds %q (%v), stdout gave %q", format, got, err, want)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("export %s: file mode %v (%v), want 0600", format, fi.Mode(), err)
+		}
+		// A site that does not exist: the export fails; the file stays.
+		if _, _, err := cliSplit(t, db, "export", format, "nosuch", "--out", path); err == nil {
+			t.Errorf("export %s of a missing site succeeded", format)
+		}
+		if again, _ := os.ReadFile(path); string(again) != want {
+			t.Errorf("export %s: the failed export changed the file", format)
+		}
+		_, errOut, err = cliSplit(t, db, "export", format)
+		if err == nil || !strings.Contains(err.Error(), "--out FILE") || !strings.Contains(err.Error(), "email addresses, IP addresses, user agents") {
+			t.Errorf("export %s usage: %v\n%s", format, err, errOut)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files in the directory: %v, want the two exports only", names)
 	}
 }

@@ -44,10 +44,14 @@ func gdprCommand(ctx context.Context, cmd string, args []string, e env) error {
 	}
 	defer store.Close()
 	log := newLogger(cfg.LogFormat, e.stderr)
-	subject := comment.EmailSubject(*email)
+	key, err := serverSecret(ctx, store, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	subject := comment.EmailSubject(key, *email)
 
 	if cmd == "gdpr export" {
-		d, err := comment.ExportPersonalData(ctx, store, comment.AuditActorCLI, time.Now().UTC(), *email)
+		d, err := comment.ExportPersonalData(ctx, store, key, comment.AuditActorCLI, time.Now().UTC(), *email)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
@@ -68,7 +72,7 @@ func gdprCommand(ctx context.Context, cmd string, args []string, e env) error {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
 	}
-	sum, err := comment.ErasePersonalData(ctx, store, comment.AuditActorCLI, time.Now().UTC(), *email, *mode == "delete")
+	sum, err := comment.ErasePersonalData(ctx, store, key, comment.AuditActorCLI, time.Now().UTC(), *email, *mode == "delete")
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}

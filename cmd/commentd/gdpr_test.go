@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -111,7 +112,11 @@ func checkCLIAudit(t *testing.T, db string) {
 	if err != nil {
 		t.Fatalf("AuditEntries: %v", err)
 	}
-	subject := comment.EmailSubject("ann@example.org")
+	key, err := s.Secret(t.Context(), "server", func() ([]byte, error) { return nil, errors.New("no server secret stored") })
+	if err != nil {
+		t.Fatalf("server secret: %v", err)
+	}
+	subject := comment.EmailSubject(key, "ann@example.org")
 	var actions []string
 	for _, e := range entries {
 		if e.Subject == subject && e.Actor == comment.AuditActorCLI {

@@ -115,6 +115,11 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("thread: %d %s", r.status, r.body)
 		}
 	}
+	// One page's count comes from its cached thread, the other's from the
+	// database.
+	if r := in.call(t, "GET", "/api/v1/sites/"+site+"/counts?page="+page+"&page=/uncached", nil, nil); r.status != http.StatusOK {
+		t.Fatalf("counts: %d %s", r.status, r.body)
+	}
 	in.call(t, "GET", "/wp-login.php", nil, nil)
 
 	all := in.scrape(t, in.base)
@@ -137,7 +142,10 @@ func TestMetrics(t *testing.T) {
 		{"commentd_ratelimit_refusals_total", nil, 1},
 		{"commentd_db_query_duration_seconds_count", map[string]string{"op": "create_comment"}, 3},
 		{"commentd_db_query_duration_seconds_count", map[string]string{"op": "thread"}, 1},
-		{"commentd_thread_cache_lookups_total", map[string]string{"result": "hit"}, 1},
+		{"commentd_db_query_duration_seconds_count", map[string]string{"op": "counts"}, 1},
+		// Before the rate limit: the refused fourth is compared too.
+		{"commentd_db_query_duration_seconds_count", map[string]string{"op": "duplicate_check"}, 4},
+		{"commentd_thread_cache_lookups_total", map[string]string{"result": "hit"}, 2},
 	}
 	for _, c := range eq {
 		if got, _ := sum(all, c.name, c.labels); got != c.want {

@@ -37,7 +37,7 @@ func moderationMetrics(reg prometheus.Registerer) moderation.Metrics {
 	}, []string{"bucket"})
 	queries := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "commentd_db_query_duration_seconds",
-		Help:    "Time of database calls, by operation: create_comment (storing a submission) or thread (reading a page's approved comments).",
+		Help:    "Time of database calls, by operation: create_comment (storing a submission), duplicate_check, thread (a page's approved comments), counts, queue (a moderation queue page) or set_status (a moderation decision).",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"op"})
 	reg.MustRegister(refusals, queries)

@@ -29,6 +29,7 @@ import (
 	"github.com/commentd/commentd/internal/httpapi"
 	"github.com/commentd/commentd/internal/markup"
 	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/notify"
 	"github.com/commentd/commentd/internal/ratelimit"
 	"github.com/commentd/commentd/internal/store/postgres"
 	"github.com/commentd/commentd/internal/store/sqlite"
@@ -52,9 +53,17 @@ commands:
                                           pending for the queue) into the database
   backup OUT.db                           copy the SQLite database to a new file while the
                                           server runs, and check the copy (PostgreSQL: pg_dump)
-  export json SITE                        print a whole site (rules, pages, every comment in
-                                          every status) as one JSON document
-  import json FILE [--site NEWID]         load such a document into a site without comments
+  export json SITE [--out FILE]           print a whole site (rules, pages, every comment in
+                                          every status) as one JSON document; it holds
+                                          emails, IPs and user agents
+  import json FILE [--site NEWID]         load such a document into a site without comments;
+                                          the file and the database are checked first
+  import wordpress FILE.xml --site SITE   load the comments of a WordPress export (WXR) into a
+                                          site that exists or is declared in the config
+  import disqus FILE.xml --site SITE      load the comments of a Disqus export into such a site
+  export wordpress SITE [--out FILE]      print a site's pages and comments as a WordPress
+                                          export (WXR 1.2); bodies stay Markdown; it holds
+                                          emails, IPs and user agents
   gdpr export --email E                   print everything stored about a reader's email as JSON
   gdpr erase --email E [--comments keep|delete] [--yes]
                                           remove a reader's email, IP and user agent from their
@@ -99,6 +108,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return seedCommand(ctx, args, e)
 	case "export json", "import json":
 		return siteCommand(ctx, cmd, args, e)
+	case "import wordpress":
+		return importForeignCommand(ctx, wordpressSource, args, e)
+	case "import disqus":
+		return importForeignCommand(ctx, disqusSource, args, e)
+	case "export wordpress":
+		return exportWordPressCommand(ctx, args, e)
 	case "backup":
 		return backupCommand(ctx, args, e)
 	case "gdpr export", "gdpr erase":
@@ -195,7 +210,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 		defer stopMetrics()
 	}
-	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads, Privacy: store}, httpapi.Options{
+	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads, Privacy: store, AuditKey: secret,
+		Readers: store, ReaderSecret: secret, OffersReplies: cfg.OffersReplies}, httpapi.Options{
 		Stop:           stopStreams,
 		PublicURL:      cfg.PublicURL,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
@@ -222,6 +238,11 @@ func serve(ctx context.Context, args []string, e env) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	// Links in notifications start with the public URL, known once listening.
+	if err := startNotify(jobCtx, &jobs, cfg, store, secret, ln.Addr().String(), log, registry); err != nil {
+		_ = ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -257,6 +278,69 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startNotify starts the notification worker as a background job: it
+// plans notifications of held comments, replies and confirmation requests
+// and sends them by email and webhook (see docs/notifications.md). addr is
+// the listener's address, the base of links when public_url is empty.
+func startNotify(ctx context.Context, jobs *sync.WaitGroup, cfg config.Config, store comment.Store, secret []byte, addr string, log *slog.Logger, reg prometheus.Registerer) error {
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + addr
+	}
+	sites := make(map[string]notify.Site, len(cfg.Sites))
+	for _, s := range cfg.Sites {
+		sites[s.ID] = notify.Site{
+			Emails: s.Notify.Emails, Digest: s.Notify.Digest,
+			WebhookURL: s.Notify.WebhookURL, WebhookSecret: s.Notify.WebhookSecret,
+			Replies: cfg.OffersReplies(s.ID),
+		}
+	}
+	w, err := notify.New(notify.Options{
+		Store: store, SMTPURL: cfg.Notify.SMTPURL, From: cfg.Notify.From, Sites: sites,
+		BaseURL: strings.TrimRight(base, "/"), Secret: secret,
+		Poll: cfg.Notify.Poll, MaxAttempts: cfg.Notify.MaxAttempts, RetryBase: cfg.Notify.RetryBase,
+		WebhookTimeout: cfg.Notify.WebhookTimeout, Keep: cfg.Notify.Keep,
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	if cfg.Notify.SMTPURL == "" {
+		log.Info("no smtp_url configured; no notification is sent by email")
+	}
+	if cfg.PublicURL == "" && notifies(cfg) && wildcardAddr(addr) {
+		log.Warn("public_url is not set and the listen address names no host: links in notifications "+
+			"start with base, which readers and moderators cannot open; set public_url", "base", base)
+	}
+	jobs.Go(func() { w.Run(ctx) })
+	return nil
+}
+
+// notifies reports whether any notification can go out: emails, or a
+// site's webhook.
+func notifies(cfg config.Config) bool {
+	if cfg.Notify.SMTPURL != "" {
+		return true
+	}
+	for _, s := range cfg.Sites {
+		if s.Notify.WebhookURL != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcardAddr reports whether a listener's address is the unspecified
+// address (listen ":8080" or "0.0.0.0:8080"), which names no host.
+func wildcardAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
 // serveDebug serves the profiler on its own address until the returned

@@ -113,6 +113,11 @@ type Comment struct {
 	IP            string // private
 	UserAgent     string // private
 	Reasons       []Reason
+	// NotifyReplies: the author asked to be emailed when a reply to this
+	// comment is approved. It is set only when the site offers reply
+	// notifications; mail goes out only once the author has confirmed the
+	// address for the site (see ReaderStore).
+	NotifyReplies bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }

@@ -3,6 +3,7 @@ package comment
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
@@ -17,12 +18,15 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// EmailSubject returns the audit subject for an email: the SHA-256 (hex) of
-// NormalizeEmail(email) with a fixed prefix, so that the audit log can tell
-// requests about one reader apart without holding the address itself.
-func EmailSubject(email string) string {
-	sum := sha256.Sum256([]byte("commentd-gdpr-subject\x00" + NormalizeEmail(email)))
-	return "sha256:" + hex.EncodeToString(sum[:])
+// EmailSubject returns the audit subject for an email: an HMAC-SHA256 (hex)
+// of NormalizeEmail(email) keyed with key (the server secret), so that the
+// audit log can tell requests about one reader apart without holding the
+// address, and someone who reads the log but lacks the secret cannot test
+// guessed addresses against it.
+func EmailSubject(key []byte, email string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("commentd-gdpr-subject\x00" + NormalizeEmail(email)))
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
 }
 
 // The audit actions of readers' data requests.
@@ -61,6 +65,7 @@ type PersonalComment struct {
 	IP            string    `json:"ip"`
 	UserAgent     string    `json:"user_agent"`
 	Reasons       []Reason  `json:"reasons"`
+	NotifyReplies bool      `json:"notify_replies"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -91,6 +96,29 @@ type PersonalUser struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
+// PersonalReaderAddress is the reader's address's state for reply
+// notifications on one site (see ReaderStore). ConfirmSentAt is null when
+// no confirmation was ever asked for.
+type PersonalReaderAddress struct {
+	SiteID        string      `json:"site"`
+	State         ReaderState `json:"state"`
+	ConfirmSentAt *time.Time  `json:"confirm_sent_at"`
+	ChangedAt     time.Time   `json:"changed_at"`
+}
+
+// PersonalDelivery is a notification email sent, or to be sent, to the
+// reader's address. It leaves out the message and the comment it was
+// about, which may be someone else's reply. DoneAt is null while due.
+type PersonalDelivery struct {
+	SiteID    string        `json:"site"`
+	Kind      NotifyKind    `json:"kind"`
+	Channel   NotifyChannel `json:"channel"`
+	State     DeliveryState `json:"state"`
+	Attempts  int           `json:"attempts"`
+	CreatedAt time.Time     `json:"created_at"`
+	DoneAt    *time.Time    `json:"done_at"`
+}
+
 // PersonalData is everything stored about one email address. The slices
 // are empty, never nil, when nothing is stored, so that they encode as [].
 type PersonalData struct {
@@ -99,6 +127,12 @@ type PersonalData struct {
 	Revisions   []PersonalRevision  `json:"revisions"`
 	ListEntries []PersonalListEntry `json:"list_entries"`
 	User        *PersonalUser       `json:"user"`
+	// ReaderAddresses are the address's states for reply notifications,
+	// one per site, ordered by site.
+	ReaderAddresses []PersonalReaderAddress `json:"reader_addresses"`
+	// NotifyDeliveries are the notification emails to the address, oldest
+	// first.
+	NotifyDeliveries []PersonalDelivery `json:"notify_deliveries"`
 }
 
 // EraseSummary counts what ErasePersonalData changed.
@@ -114,6 +148,13 @@ type EraseSummary struct {
 	Revisions int `json:"revisions"`
 	// ListEntries is the number of site list entries removed.
 	ListEntries int `json:"list_entries"`
+	// ReaderAddresses is the number of sites' records of the address for
+	// reply notifications removed.
+	ReaderAddresses int `json:"reader_addresses"`
+	// NotifyDeliveries is the number of notification emails to the
+	// address, and, when comments are deleted, of notifications about
+	// them, removed.
+	NotifyDeliveries int `json:"notify_deliveries"`
 	// Sites lists the sites whose comments or lists changed, in order.
 	Sites []string `json:"sites"`
 	// Pages lists the pages whose public threads may have changed (those
@@ -128,6 +169,7 @@ func (s EraseSummary) Counts() map[string]int {
 	return map[string]int{
 		"scrubbed": s.Scrubbed, "deleted": s.Deleted, "tombstoned": s.Tombstoned,
 		"revisions": s.Revisions, "list_entries": s.ListEntries, "sites": len(s.Sites),
+		"reader_addresses": s.ReaderAddresses, "notify_deliveries": s.NotifyDeliveries,
 	}
 }
 
@@ -140,6 +182,7 @@ func (d PersonalData) PersonalCounts() map[string]int {
 	return map[string]int{
 		"comments": len(d.Comments), "revisions": len(d.Revisions),
 		"list_entries": len(d.ListEntries), "user": user,
+		"reader_addresses": len(d.ReaderAddresses), "notify_deliveries": len(d.NotifyDeliveries),
 	}
 }
 
@@ -149,7 +192,8 @@ func (d PersonalData) PersonalCounts() map[string]int {
 type PrivacyStore interface {
 	// PersonalData returns everything stored about email: the comments it
 	// wrote (oldest first) with their pages, their revisions, the site list
-	// entries naming it and the moderator account registered with it.
+	// entries naming it, the moderator account registered with it, its
+	// states for reply notifications and the notification emails to it.
 	PersonalData(ctx context.Context, email string) (PersonalData, error)
 	// ErasePersonalData removes email's personal data in one transaction
 	// that also writes audit. Without deleteComments, its comments keep
@@ -157,9 +201,13 @@ type PrivacyStore interface {
 	// reasons are rewritten as ClientDataDelete does. With it, its comments
 	// are removed with their events and revisions, except those that others
 	// replied to, which become tombstones (status deleted, every author and
-	// content field emptied). Its entries on the sites' email lists are
-	// removed and those sites' rules versions incremented. The moderator
-	// account, if any, is left alone. It returns ErrUnavailable when the
+	// content field emptied). Comments kept either way no longer ask for
+	// reply notifications. Its entries on the sites' email lists are
+	// removed and those sites' rules versions incremented. Its states for
+	// reply notifications and the notification emails to it are removed,
+	// and with deleteComments also the notifications about its deleted
+	// and tombstoned comments. The moderator account, if any, is left
+	// alone. It returns ErrUnavailable when the
 	// database cannot take the write now.
 	ErasePersonalData(ctx context.Context, email string, deleteComments bool, audit AuditEntry) (EraseSummary, error)
 	// AddAudit writes one audit entry.
@@ -169,9 +217,10 @@ type PrivacyStore interface {
 }
 
 // ExportPersonalData returns everything stored about email and records the
-// export, by actor at now, in the audit log. It returns a ValidationError
-// for a blank email; the export is not returned if it cannot be recorded.
-func ExportPersonalData(ctx context.Context, store PrivacyStore, actor string, now time.Time, email string) (PersonalData, error) {
+// export, by actor at now, in the audit log under EmailSubject(key, email).
+// It returns a ValidationError for a blank email; the export is not returned
+// if it cannot be recorded.
+func ExportPersonalData(ctx context.Context, store PrivacyStore, key []byte, actor string, now time.Time, email string) (PersonalData, error) {
 	if NormalizeEmail(email) == "" {
 		return PersonalData{}, Invalid("email", "Enter an email address.")
 	}
@@ -180,7 +229,7 @@ func ExportPersonalData(ctx context.Context, store PrivacyStore, actor string, n
 		return PersonalData{}, err
 	}
 	err = store.AddAudit(ctx, AuditEntry{At: now, Actor: actor, Action: AuditGDPRExport,
-		Subject: EmailSubject(email), Details: d.PersonalCounts()})
+		Subject: EmailSubject(key, email), Details: d.PersonalCounts()})
 	if err != nil {
 		return PersonalData{}, err
 	}
@@ -189,14 +238,14 @@ func ExportPersonalData(ctx context.Context, store PrivacyStore, actor string, n
 
 // ErasePersonalData erases email's personal data (see
 // PrivacyStore.ErasePersonalData) and records it, by actor at now, in the
-// audit log in the same transaction. It returns a ValidationError for a
-// blank email.
-func ErasePersonalData(ctx context.Context, store PrivacyStore, actor string, now time.Time, email string, deleteComments bool) (EraseSummary, error) {
+// audit log, under EmailSubject(key, email), in the same transaction. It
+// returns a ValidationError for a blank email.
+func ErasePersonalData(ctx context.Context, store PrivacyStore, key []byte, actor string, now time.Time, email string, deleteComments bool) (EraseSummary, error) {
 	if NormalizeEmail(email) == "" {
 		return EraseSummary{}, Invalid("email", "Enter an email address.")
 	}
 	return store.ErasePersonalData(ctx, email, deleteComments,
-		AuditEntry{At: now, Actor: actor, Action: AuditGDPRErase, Subject: EmailSubject(email)})
+		AuditEntry{At: now, Actor: actor, Action: AuditGDPRErase, Subject: EmailSubject(key, email)})
 }
 
 // SitesOf returns the distinct sites of entries, in order.

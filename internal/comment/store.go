@@ -46,6 +46,8 @@ type Store interface {
 	RetentionStore
 	IdempotencyStore
 	PrivacyStore
+	NotifyStore
+	ReaderStore
 
 	// UpsertSite creates the site or updates its name, origins and limits.
 	UpsertSite(ctx context.Context, s Site) error

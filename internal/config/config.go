@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -50,6 +51,7 @@ type Config struct {
 	Cache             Cache         `koanf:"cache"`
 	RateLimit         RateLimit     `koanf:"rate_limit"`
 	Retention         Retention     `koanf:"retention"`
+	Notify            Notify        `koanf:"notify"`
 	Sites             []Site        `koanf:"sites" validate:"dive"`
 	Tokens            []Token       `koanf:"tokens" validate:"dive"`
 }
@@ -95,6 +97,47 @@ type Retention struct {
 	Interval time.Duration `koanf:"interval" validate:"gt=0"`
 }
 
+// Notify configures how moderators and readers are told of comments: the
+// mail server, and how often and how long deliveries are tried and kept.
+type Notify struct {
+	// SMTPURL is smtp://[user:pass@]host:587 (STARTTLS required unless
+	// ?tls=none, which allows no user:pass) or smtps://[user:pass@]host:465
+	// (TLS from the start). Empty: no email is sent at all (webhooks still
+	// are).
+	SMTPURL string `koanf:"smtp_url"`
+	// From is the From header of every email.
+	From string `koanf:"from" validate:"required"`
+	// Poll is how often each instance looks for jobs and due deliveries.
+	Poll time.Duration `koanf:"poll" validate:"gt=0"`
+	// MaxAttempts is how many times a delivery is tried before it is
+	// marked failed.
+	MaxAttempts int `koanf:"max_attempts" validate:"gte=1"`
+	// RetryBase is the wait before the first retry; each further retry
+	// waits twice as long, up to an hour, each wait varied by up to 20%.
+	RetryBase time.Duration `koanf:"retry_base" validate:"gt=0"`
+	// WebhookTimeout bounds one webhook request.
+	WebhookTimeout time.Duration `koanf:"webhook_timeout" validate:"gt=0"`
+	// Keep is how long finished deliveries (which hold addresses) are kept.
+	Keep time.Duration `koanf:"keep" validate:"gt=0"`
+}
+
+// SiteNotify is who is told of a site's held comments and whether readers
+// may ask to be told of replies.
+type SiteNotify struct {
+	// Emails are the moderators told of held comments.
+	Emails []string `koanf:"emails" validate:"dive,email"`
+	// Digest, when > 0, sends at most one email per recipient per period,
+	// listing every comment held since the last one.
+	Digest time.Duration `koanf:"digest" validate:"gte=0"`
+	// WebhookURL receives a signed JSON POST per held comment.
+	WebhookURL string `koanf:"webhook_url"`
+	// WebhookSecret is the HMAC-SHA256 key of the webhook signature.
+	WebhookSecret string `koanf:"webhook_secret"`
+	// Replies offers readers "notify me of replies" (only when an SMTP
+	// server is configured); nil means true.
+	Replies *bool `koanf:"replies"`
+}
+
 // RateLimit is a burst followed by one comment per Every.
 type RateLimit struct {
 	Every time.Duration `koanf:"every" validate:"gt=0"`
@@ -107,6 +150,7 @@ type Site struct {
 	Name      string     `koanf:"name" validate:"required,max=200"`
 	Origins   []string   `koanf:"origins" validate:"dive,origin"`
 	RateLimit *RateLimit `koanf:"rate_limit"`
+	Notify    SiteNotify `koanf:"notify"`
 }
 
 // Token is an API token limited to some sites, known only by its SHA-256.
@@ -135,6 +179,9 @@ func envKeys() map[string]string {
 		"COMMENTD_RETENTION_CLIENT_DATA_MODE":   "retention.client_data_mode",
 		"COMMENTD_RETENTION_PENDING_WARN_AFTER": "retention.pending_warn_after",
 		"COMMENTD_RETENTION_INTERVAL":           "retention.interval",
+
+		"COMMENTD_SMTP_URL":  "notify.smtp_url",
+		"COMMENTD_SMTP_FROM": "notify.from",
 	}
 }
 
@@ -211,6 +258,20 @@ func (c Config) IsPostgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
 
+// OffersReplies reports whether readers of siteID may ask to be told of
+// replies: an SMTP server is configured and the site does not turn it off.
+func (c Config) OffersReplies(siteID string) bool {
+	if c.Notify.SMTPURL == "" {
+		return false
+	}
+	for _, s := range c.Sites {
+		if s.ID == siteID {
+			return s.Notify.Replies == nil || *s.Notify.Replies
+		}
+	}
+	return true
+}
+
 // TrustedPrefixes returns TrustedProxies parsed (they are validated by Load).
 func (c Config) TrustedPrefixes() []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
@@ -242,8 +303,17 @@ func (c Config) validate() error {
 	if err := validRedisURL(c.RedisURL); err != nil {
 		return fmt.Errorf("invalid config: %w", err)
 	}
+	if err := validSMTPURL(c.Notify.SMTPURL); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	if _, err := mail.ParseAddress(c.Notify.From); err != nil {
+		return fmt.Errorf("invalid config: notify.from is not an email address (%q)", c.Notify.From)
+	}
 	seen := map[string]bool{}
 	for _, s := range c.Sites {
+		if err := s.Notify.validate(); err != nil {
+			return fmt.Errorf("invalid config: site %q: %w", s.ID, err)
+		}
 		if seen[s.ID] {
 			return fmt.Errorf("invalid config: site %q is declared twice", s.ID)
 		}
@@ -275,6 +345,62 @@ func validRedisURL(raw string) error {
 		}
 	default:
 		return fmt.Errorf("redis_url: unknown scheme %q (want redis, rediss, redis+cluster, redis+sentinel or their rediss+ forms)", u.Scheme)
+	}
+	return nil
+}
+
+func (n SiteNotify) validate() error {
+	if n.WebhookURL != "" {
+		u, err := url.Parse(n.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("notify.webhook_url must be an http:// or https:// URL")
+		}
+		if n.WebhookSecret == "" {
+			return errors.New("notify.webhook_secret is required when notify.webhook_url is set")
+		}
+	}
+	return nil
+}
+
+// validSMTPURL accepts an empty URL (no email), smtp://host[:port] (STARTTLS
+// required unless ?tls=none) or smtps://host[:port], with an optional
+// user:password except with ?tls=none. Its errors never repeat the URL,
+// which may carry a password.
+func validSMTPURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("notify.smtp_url is not a URL")
+	}
+	switch u.Scheme {
+	case "smtp", "smtps":
+	default:
+		return fmt.Errorf("notify.smtp_url: unknown scheme %q (want smtp or smtps)", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return errors.New("notify.smtp_url: no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("notify.smtp_url: bad port")
+		}
+	}
+	for k, vs := range u.Query() {
+		switch k {
+		case "tls":
+			if len(vs) != 1 || (vs[0] != "none" && vs[0] != "starttls") || (u.Scheme == "smtps" && vs[0] == "none") {
+				return errors.New("notify.smtp_url: tls must be starttls or none (smtp:// only)")
+			}
+		default:
+			return fmt.Errorf("notify.smtp_url: unknown option %q", k)
+		}
+	}
+	// Without TLS, a password would cross the network readable (or be
+	// refused, for PLAIN, by the mail client library).
+	if u.User != nil && u.User.Username() != "" && u.Scheme == "smtp" && u.Query().Get("tls") == "none" {
+		return errors.New("notify.smtp_url: a user and password need TLS: remove ?tls=none or use smtps://")
 	}
 	return nil
 }

@@ -48,19 +48,19 @@ type gdprExportRequest struct {
 
 // handleGDPRExport answers POST /api/v1/admin/gdpr/export with everything
 // stored about the email (see comment.PersonalData), and audits it.
-func handleGDPRExport(store PrivacyStore, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
+func handleGDPRExport(store PrivacyStore, key []byte, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req gdprExportRequest
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
 		ctx := c.Request().Context()
-		d, err := comment.ExportPersonalData(ctx, store, auditActor(principal(c)), now().UTC(), req.Email)
+		d, err := comment.ExportPersonalData(ctx, store, key, auditActor(principal(c)), now().UTC(), req.Email)
 		if err != nil {
 			return err
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "personal data exported", slog.String("actor", auditActor(principal(c))),
-			slog.String("subject", comment.EmailSubject(req.Email)), slog.Int("comments", len(d.Comments)))
+			slog.String("subject", comment.EmailSubject(key, req.Email)), slog.Int("comments", len(d.Comments)))
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, d)
 	}
@@ -76,7 +76,7 @@ type gdprEraseRequest struct {
 // email's personal data (see comment.PrivacyStore.ErasePersonalData) and
 // returns what changed. Cached threads of the pages whose comments were
 // deleted are dropped here and, through the cache, on the other instances.
-func handleGDPRErase(store PrivacyStore, threads *threadcache.Cache, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
+func handleGDPRErase(store PrivacyStore, key []byte, threads *threadcache.Cache, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var req gdprEraseRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -90,7 +90,7 @@ func handleGDPRErase(store PrivacyStore, threads *threadcache.Cache, now func() 
 		}
 		ctx := c.Request().Context()
 		actor := auditActor(principal(c))
-		sum, err := comment.ErasePersonalData(ctx, store, actor, now().UTC(), req.Email, req.Comments == "delete")
+		sum, err := comment.ErasePersonalData(ctx, store, key, actor, now().UTC(), req.Email, req.Comments == "delete")
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func handleGDPRErase(store PrivacyStore, threads *threadcache.Cache, now func() 
 			threads.Changed(ctx, p.SiteID, p.Key)
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "personal data erased", slog.String("actor", actor),
-			slog.String("subject", comment.EmailSubject(req.Email)), slog.Int("scrubbed", sum.Scrubbed),
+			slog.String("subject", comment.EmailSubject(key, req.Email)), slog.Int("scrubbed", sum.Scrubbed),
 			slog.Int("deleted", sum.Deleted), slog.Int("tombstoned", sum.Tombstoned), slog.Int("list_entries", sum.ListEntries))
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, sum)

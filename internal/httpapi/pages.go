@@ -46,7 +46,7 @@ type demoData struct {
 // it works without JavaScript and is indexed with the article), the one
 // script tag that enhances it, and a list of articles with their comment
 // counts.
-func handleDemo(svc *moderation.Service, reads *threads, pages *pageRenderer) echo.HandlerFunc {
+func handleDemo(svc *moderation.Service, reads *threads, pages *pageRenderer, offers replyOffer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		articles := demoArticles()
 		i := slices.IndexFunc(articles, func(a demoArticle) bool { return a.Path == c.Request().URL.Path })
@@ -60,7 +60,7 @@ func handleDemo(svc *moderation.Service, reads *threads, pages *pageRenderer) ec
 			PageTitle: a.Title,
 			ReplyTo:   c.QueryParam("replytocom"),
 		}
-		section, err := threadSection(c.Request().Context(), svc, reads, demoSite, q, "")
+		section, err := threadSection(c.Request().Context(), svc, reads, demoSite, q, "", offers)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/commentd/commentd/internal/notify"
 	"github.com/commentd/commentd/internal/web"
 )
 
@@ -35,7 +36,8 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 
 	// Public API: no authentication, CORS for each site's own origins.
 	public := e.Group("/api/v1/sites/:site", siteCORS(svc))
-	public.POST("/comments", handleSubmit(svc, v, pages, m))
+	offers := replyOffer(d.OffersReplies)
+	public.POST("/comments", handleSubmit(svc, v, pages, m, offers))
 	getHead(public, "/comments", handleThread(reads, v))
 	getHead(public, "/counts", handleCounts(reads, v))
 	public.GET("/form-token", handleFormToken(svc, v))
@@ -47,7 +49,7 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// (CORS for the site's origins, like the API) and the script that
 	// enhances or fetches it, under a stable and a content-addressed name.
 	section := e.Group("/sites/:site", siteCORS(svc))
-	getHead(section, "/thread", handleThreadSection(svc, reads, v, pages, opt.PublicURL))
+	getHead(section, "/thread", handleThreadSection(svc, reads, v, pages, opt.PublicURL, offers))
 	section.OPTIONS("/thread", handlePreflight())
 	getHead(e, "/embed.js", handleEmbedScript(pages.script, false))
 	getHead(e, "/embed.:name", handleEmbedScript(pages.script, true))
@@ -82,8 +84,19 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Readers' personal data: administrators only, every call audited.
 	if d.Privacy != nil {
 		gdpr := e.Group("/api/v1/admin/gdpr", requireToken(accounts), requireAdmin())
-		gdpr.POST("/export", handleGDPRExport(d.Privacy, time.Now, opt.Logger))
-		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.Threads, time.Now, opt.Logger))
+		gdpr.POST("/export", handleGDPRExport(d.Privacy, d.AuditKey, time.Now, opt.Logger))
+		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.AuditKey, d.Threads, time.Now, opt.Logger))
+	}
+
+	// Readers' links from notification emails: confirm an address for
+	// reply notifications, stop them (RFC 8058 one-click included). No
+	// cookie or CSRF token: the token in the link is the authority.
+	if d.Readers != nil {
+		readers := e.Group("/notify", readerPageHeaders())
+		getHead(readers, "/confirm", handleReaderPage(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
+		readers.POST("/confirm", handleReaderAction(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
+		getHead(readers, "/unsubscribe", handleReaderPage(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
+		readers.POST("/unsubscribe", handleReaderAction(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
 	}
 
 	// Moderator web UI: server-rendered pages (admin*.go). Every request
@@ -117,8 +130,8 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Pages and assets.
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo/") })
 	demo := e.Group("/demo", allowOwnScripts())
-	getHead(demo, "/", handleDemo(svc, reads, pages))
-	getHead(demo, "/:article/", handleDemo(svc, reads, pages))
+	getHead(demo, "/", handleDemo(svc, reads, pages, offers))
+	getHead(demo, "/:article/", handleDemo(svc, reads, pages, offers))
 	getHead(e, "/static/*", echo.WrapHandler(staticFiles(24*time.Hour)))
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/commentd/commentd/internal/account"
+	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/moderation"
 	"github.com/commentd/commentd/internal/threadcache"
 	"github.com/commentd/commentd/internal/web"
@@ -33,6 +34,20 @@ type Deps struct {
 	// Privacy answers administrators' requests about a reader's personal
 	// data (/api/v1/admin/gdpr); nil: those routes are absent.
 	Privacy PrivacyStore
+	// AuditKey keys the audit subjects of those requests (see
+	// comment.EmailSubject): the server secret.
+	AuditKey []byte
+	// Readers keeps the states of readers' addresses for reply
+	// notifications, which the links in their emails change
+	// (/notify/confirm, /notify/unsubscribe); nil: those routes are absent.
+	Readers comment.ReaderStore
+	// ReaderSecret opens the tokens of those links (see
+	// notify.OpenReaderToken): the server secret.
+	ReaderSecret []byte
+	// OffersReplies reports whether a site offers readers "notify me of
+	// replies"; nil: no site does, the checkbox is not drawn and a
+	// submission's notify_replies is ignored.
+	OffersReplies func(siteID string) bool
 }
 
 // ReadinessCheck reports, per dependency name ("database", "redis"), whether

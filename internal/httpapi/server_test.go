@@ -47,6 +47,8 @@ type serverOpts struct {
 	burst     int
 	trusted   []netip.Prefix
 	tokens    []auth.Token
+	// offers is Deps.OffersReplies; nil: no site offers reply notifications.
+	offers func(siteID string) bool
 }
 
 func newTestServer(t *testing.T, o serverOpts) *testServer {
@@ -80,7 +82,8 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
+	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads,
+		Readers: st, ReaderSecret: testReaderSecret, OffersReplies: o.offers}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,10 @@ type submitRequest struct {
 	FormToken string `json:"form_token" validate:"omitempty,line,maxbytes=200"`
 	// Honeypot is a field the form hides from people; bots fill it in.
 	Honeypot string `json:"url" validate:"maxbytes=2000"`
+	// NotifyReplies asks for email when a reply is approved (JSON true, or
+	// the form's ticked checkbox). Ignored where the site does not offer
+	// reply notifications.
+	NotifyReplies bool `json:"notify_replies"`
 }
 
 // trim removes surrounding white space, so that a field of only spaces
@@ -49,7 +53,8 @@ func (r *submitRequest) trim() {
 
 func (r *submitRequest) values() web.FormValues {
 	return web.FormValues{Page: r.Page, PageURL: r.PageURL, PageTitle: r.PageTitle, ParentID: r.ParentID,
-		Name: r.Name, Email: r.Email, Website: r.Website, Body: r.Body, FormToken: r.FormToken}
+		Name: r.Name, Email: r.Email, Website: r.Website, Body: r.Body, FormToken: r.FormToken,
+		NotifyReplies: r.NotifyReplies}
 }
 
 // errForeignOrigin refuses a submission that a browser sent from a page on
@@ -172,6 +177,9 @@ func decodeSubmit(c echo.Context) (submitRequest, error) {
 		// wrong type, so the caller can still check the rest.
 		var terr *json.UnmarshalTypeError
 		if errors.As(err, &terr) && terr.Field != "" {
+			if terr.Field == "notify_replies" {
+				return req, comment.Invalid(terr.Field, "This must be true or false.")
+			}
 			return req, comment.Invalid(terr.Field, "This must be a string.")
 		}
 		return req, &badRequest{msg: "The request body is not valid JSON."}
@@ -202,7 +210,8 @@ func mergeFieldErrors(first, second error) error {
 }
 
 // decodeForm fills req from an urlencoded body. Only the first value of each
-// field counts.
+// field counts. A checkbox (a bool field) is ticked when its field is sent
+// with any value but "", "0", "false" or "off".
 func decodeForm(raw []byte, req *submitRequest) error {
 	form, err := url.ParseQuery(string(raw))
 	if err != nil {
@@ -212,6 +221,14 @@ func decodeForm(raw []byte, req *submitRequest) error {
 	rt := rv.Type()
 	for i := range rt.NumField() {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if rv.Field(i).Kind() == reflect.Bool {
+			switch strings.ToLower(strings.TrimSpace(form.Get(name))) {
+			case "", "0", "false", "off":
+			default:
+				rv.Field(i).SetBool(true)
+			}
+			continue
+		}
 		rv.Field(i).SetString(form.Get(name))
 	}
 	return nil
@@ -246,8 +263,9 @@ func idempotencyKey(h http.Header) (string, error) {
 
 // handleSubmit takes a reader's comment. JSON clients get JSON; a classic
 // form post is redirected back to the article, or shown its errors beside
-// the fields.
-func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer, m *httpMetrics) echo.HandlerFunc {
+// the fields. A request for reply notifications is kept only where offers
+// says the site offers them.
+func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRenderer, m *httpMetrics, offers replyOffer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := checkOrigin(c, svc); err != nil {
 			m.countSubmission(c, svc, moderation.Receipt{}, err)
@@ -277,12 +295,13 @@ func handleSubmit(svc *moderation.Service, v *validator.Validate, pages *pageRen
 				FormToken: req.FormToken,
 				Honeypot:  req.Honeypot,
 
+				NotifyReplies:  req.NotifyReplies && offers.by(c.Param("site")),
 				IdempotencyKey: key,
 			})
 		}
 		m.countSubmission(c, svc, rec, err)
 		if isFormPost(c) {
-			return respondToForm(c, svc, pages, req, rec, err)
+			return respondToForm(c, svc, pages, req, rec, err, offers)
 		}
 		if err != nil {
 			return err
@@ -309,7 +328,7 @@ func statusMessage(s comment.Status) string {
 // the site's own origins) with the new comment's anchor; or the form again,
 // with what the reader typed, and each error beside its field or, for a
 // refusal that concerns no field (too fast, server busy), above the form.
-func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer, req submitRequest, rec moderation.Receipt, err error) error {
+func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer, req submitRequest, rec moderation.Receipt, err error, offers replyOffer) error {
 	back := ""
 	if site, serr := svc.Site(c.Request().Context(), c.Param("site")); serr == nil {
 		back = site.ReturnURL(req.PageURL)
@@ -330,7 +349,8 @@ func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer,
 	if retry > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 	}
-	page := formPage{BackURL: back, Form: web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: body.Fields}}
+	page := formPage{BackURL: back, Form: web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: body.Fields,
+		OffersReplies: offers.by(c.Param("site"))}}
 	if len(body.Fields) == 0 {
 		page.Message = body.Error
 	} else if msg, ok := body.Fields[fieldIdempotencyKey]; ok {

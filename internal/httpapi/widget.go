@@ -39,7 +39,7 @@ const respondAnchor = "commentd-respond"
 // reply form with a fresh form token, posting to this server's classic form
 // endpoint, so that it works without JavaScript. base is this server's
 // public URL, or "" to derive it from each request.
-func handleThreadSection(svc *moderation.Service, reads *threads, v *validator.Validate, pages *pageRenderer, base string) echo.HandlerFunc {
+func handleThreadSection(svc *moderation.Service, reads *threads, v *validator.Validate, pages *pageRenderer, base string, offers replyOffer) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		q := sectionQuery{
 			Page:      strings.TrimSpace(c.QueryParam("page")),
@@ -50,7 +50,7 @@ func handleThreadSection(svc *moderation.Service, reads *threads, v *validator.V
 		if err := check(v, &q); err != nil {
 			return err
 		}
-		section, err := threadSection(c.Request().Context(), svc, reads, c.Param("site"), q, baseURL(c, base))
+		section, err := threadSection(c.Request().Context(), svc, reads, c.Param("site"), q, baseURL(c, base), offers)
 		if err != nil {
 			return err
 		}
@@ -62,9 +62,10 @@ func handleThreadSection(svc *moderation.Service, reads *threads, v *validator.V
 
 // threadSection gathers what the thread template draws. base prefixes the
 // form's action and the stylesheet: "" on commentd's own pages, the public
-// URL of commentd in a fragment for other sites. Errors:
+// URL of commentd in a fragment for other sites. The form has the "notify
+// me of replies" box where offers says the site offers it. Errors:
 // comment.ErrNotFound for an unknown site.
-func threadSection(ctx context.Context, svc *moderation.Service, reads *threads, siteID string, q sectionQuery, base string) (web.Thread, error) {
+func threadSection(ctx context.Context, svc *moderation.Service, reads *threads, siteID string, q sectionQuery, base string, offers replyOffer) (web.Thread, error) {
 	site, err := svc.Site(ctx, siteID)
 	if err != nil {
 		return web.Thread{}, fmt.Errorf("site %q: %w", siteID, err)
@@ -88,6 +89,8 @@ func threadSection(ctx context.Context, svc *moderation.Service, reads *threads,
 		Values:    web.FormValues{Page: q.Page, PageURL: q.PageURL, PageTitle: q.PageTitle, FormToken: token},
 		Embedded:  true,
 		CancelURL: withReplyTo(article, ""),
+
+		OffersReplies: offers.by(siteID),
 	}
 	if parent, ok := findComment(comments, q.ReplyTo); ok && parent.ReplyURL != "" {
 		form.Values.ParentID, form.ReplyTo = parent.ID, parent.Name

@@ -25,7 +25,9 @@ const IdempotencyTTL = 24 * time.Hour
 // are scoped per site anyway. Left out are what may change between a
 // submission and its retry without it being another submission: the
 // client's address and user agent (a reader may retry from another
-// network) and the form token (a client may fetch a fresh one).
+// network) and the form token (a client may fetch a fresh one). A ticked
+// "notify me of replies" adds a field at the end, so that the hash of a
+// submission without it is what it was before the option existed.
 func requestHash(sub Submission) string {
 	h := sha256.New()
 	h.Write([]byte("commentd submission v1\n"))
@@ -33,6 +35,9 @@ func requestHash(sub Submission) string {
 	for _, f := range []string{sub.PageKey, sub.PageURL, sub.PageTitle, sub.ParentID, sub.Name, sub.Email, sub.Website, sub.Body, sub.Honeypot} {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(f)))])
 		h.Write([]byte(f))
+	}
+	if sub.NotifyReplies {
+		h.Write([]byte("\x00notify_replies"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -10,7 +10,10 @@ type Metrics struct {
 	LimitRefused func(bucket string)
 	// StoreCall is called with how long a database call took, by
 	// operation: create_comment (a submission stored, idempotency key
-	// included) or thread (a page's approved comments read).
+	// included), duplicate_check (a submission compared with the page's
+	// comments), thread (a page's approved comments read), counts (pages'
+	// approved counts read), queue (a page of the moderation queue read) or
+	// set_status (a moderator's decision stored).
 	StoreCall func(op string, took time.Duration)
 }
 

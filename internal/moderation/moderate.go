@@ -123,7 +123,9 @@ func (s *Service) Queue(ctx context.Context, p comment.Principal, f QueueFilter)
 	}
 	// Ask for one more than the page holds to learn whether a next page exists.
 	lf.Limit = want + 1
+	start := time.Now()
 	list, err := s.store.List(ctx, lf)
+	s.storeCall("queue", start)
 	if err != nil {
 		return QueuePage{}, fmt.Errorf("list queue: %w", err)
 	}
@@ -238,7 +240,9 @@ func (s *Service) Act(ctx context.Context, p comment.Principal, id string, a Act
 		return comment.Comment{}, err
 	}
 	at := s.clock()
+	start := time.Now()
 	updated, err := s.store.SetStatus(ctx, comment.StatusChange{ID: id, To: to, Actor: p.Name, Action: string(a), At: at})
+	s.storeCall("set_status", start)
 	if err != nil {
 		return comment.Comment{}, fmt.Errorf("%s comment %s: %w", a, id, err)
 	}

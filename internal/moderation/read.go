@@ -50,7 +50,9 @@ func (s *Service) Counts(ctx context.Context, siteID string, pageKeys []string) 
 	if _, err := s.site(ctx, siteID); err != nil {
 		return nil, fmt.Errorf("counts of site %q: %w", siteID, err)
 	}
+	start := time.Now()
 	counts, err := s.store.CountApproved(ctx, siteID, pageKeys)
+	s.storeCall("counts", start)
 	if err != nil {
 		return nil, fmt.Errorf("counts of site %q: %w", siteID, err)
 	}

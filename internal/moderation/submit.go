@@ -33,6 +33,10 @@ type Submission struct {
 	UserAgent string
 	FormToken string // the signed token the form was shown with
 	Honeypot  string // the field people leave empty and bots fill in
+	// NotifyReplies: the author asks to be emailed when a reply to the
+	// comment is approved. It is stored as given; callers set it only
+	// when the site offers reply notifications.
+	NotifyReplies bool
 	// IdempotencyKey, if not empty, makes a retry of this submission with
 	// the same key answer as the first did (see Submit).
 	IdempotencyKey string
@@ -91,7 +95,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
+	dupStart := time.Now()
 	dup, err := s.store.HasDuplicate(ctx, site.ID, sub.PageKey, sub.Email, sub.Body)
+	s.storeCall("duplicate_check", dupStart)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("duplicate check: %w", err)
 	}
@@ -141,6 +147,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Receipt, error) {
 		IP:            sub.IP,
 		UserAgent:     sub.UserAgent,
 		Reasons:       verdict.Reasons,
+		NotifyReplies: sub.NotifyReplies,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}

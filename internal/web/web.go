@@ -109,6 +109,8 @@ type FormValues struct {
 	Website   string
 	Body      string
 	FormToken string
+	// NotifyReplies: the "Notify me of replies by email" box is ticked.
+	NotifyReplies bool
 }
 
 // Form is the data of the "reply_form" template.
@@ -125,6 +127,10 @@ type Form struct {
 	// is set, and CancelURL the address that drops the reply.
 	ReplyTo   string
 	CancelURL string
+	// OffersReplies draws the "Notify me of replies by email" checkbox,
+	// unticked unless Values.NotifyReplies: the site offers reply
+	// notifications.
+	OffersReplies bool
 }
 
 // Thread is the data of the "thread" template: the comment section of an

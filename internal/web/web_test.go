@@ -79,6 +79,8 @@ func TestThreadGolden(t *testing.T) {
 			Embedded:  true,
 			ReplyTo:   "Marta Keel",
 			CancelURL: "https://blog.example/2026/11/towpath#commentd-respond",
+
+			OffersReplies: true,
 		},
 		Pending: Comment{Pending: true},
 	}

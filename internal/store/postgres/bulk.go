@@ -21,7 +21,7 @@ var _ comment.BulkLoader = (*Store)(nil)
 var copyColumns = []string{
 	"id", "site_id", "page_key", "parent_id", "depth", "author_name", "author_email",
 	"author_website", "body", "body_html", "status", "ip", "user_agent", "reasons",
-	"created_at", "updated_at", "author_email_lower", "search",
+	"created_at", "updated_at", "notify_replies", "author_email_lower", "search",
 }
 
 // BulkLoad stores pages and comments as comment.BulkLoader describes, in
@@ -157,7 +157,9 @@ type submit struct {
 }
 
 // bulkInsert copies first and the comments next returns into comments, then
-// their submit events into comment_events.
+// their submit events into comment_events, and deletes the notification
+// jobs the events' trigger recorded: loaded comments are imports or seeds,
+// and no one is told of them.
 func bulkInsert(ctx context.Context, tx pgx.Tx, first comment.Comment, next func() (comment.Comment, bool)) error {
 	var (
 		events     []submit
@@ -190,7 +192,7 @@ func bulkInsert(ctx context.Context, tx pgx.Tx, first comment.Comment, next func
 		return []any{
 			c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 			c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-			c.CreatedAt, c.UpdatedAt, strings.ToLower(c.AuthorEmail), search,
+			c.CreatedAt, c.UpdatedAt, c.NotifyReplies, strings.ToLower(c.AuthorEmail), search,
 		}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"comments"}, copyColumns, rows); err != nil {
@@ -211,6 +213,13 @@ func bulkInsert(ctx context.Context, tx pgx.Tx, first comment.Comment, next func
 		}))
 	if err != nil {
 		return fmt.Errorf("copy submit events: %w", err)
+	}
+	loaded := make([]string, len(events))
+	for i, e := range events {
+		loaded[i] = e.id
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM notify_jobs WHERE comment_id = ANY($1::text[])`, loaded); err != nil {
+		return fmt.Errorf("drop the load's notification jobs: %w", err)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // commentColumns is the column list every comment query selects, in the
 // order scanComment reads them.
 const commentColumns = `id, site_id, page_key, parent_id, depth, author_name, author_email,
-	author_website, body, body_html, status, ip, user_agent, reasons, created_at, updated_at`
+	author_website, body, body_html, status, ip, user_agent, reasons, created_at, updated_at, notify_replies`
 
 // maxListLimit bounds ListFilter.Limit.
 const maxListLimit = 500
@@ -198,10 +198,10 @@ func insertComment(ctx context.Context, tx execer, c comment.Comment) error {
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO comments (`+commentColumns+`, author_email_lower, search)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-			$17, strip(to_tsvector('simple', $18)))`,
+			$17, $18, strip(to_tsvector('simple', $19)))`,
 		c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		c.CreatedAt, c.UpdatedAt, strings.ToLower(c.AuthorEmail), searchText(c.AuthorName, c.Body))
+		c.CreatedAt, c.UpdatedAt, c.NotifyReplies, strings.ToLower(c.AuthorEmail), searchText(c.AuthorName, c.Body))
 	return err
 }
 
@@ -403,7 +403,8 @@ func scanComment(row pgx.Row) (comment.Comment, error) {
 		reasons []byte
 	)
 	err := row.Scan(&c.ID, &c.SiteID, &c.PageKey, &parent, &c.Depth, &c.AuthorName, &c.AuthorEmail,
-		&c.AuthorWebsite, &c.Body, &c.BodyHTML, &status, &c.IP, &c.UserAgent, &reasons, &c.CreatedAt, &c.UpdatedAt)
+		&c.AuthorWebsite, &c.Body, &c.BodyHTML, &status, &c.IP, &c.UserAgent, &reasons, &c.CreatedAt, &c.UpdatedAt,
+		&c.NotifyReplies)
 	if err != nil {
 		return comment.Comment{}, err
 	}

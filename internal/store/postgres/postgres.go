@@ -103,6 +103,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(lowerEmailsMigration()),
 	)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,7 +18,7 @@ import (
 // first, by comments_author.
 const personalCommentsSQL = `SELECT c.id, c.site_id, c.page_key, coalesce(p.url, ''), coalesce(p.title, ''),
 	c.parent_id, c.status, c.author_name, c.author_email, c.author_website, c.body, c.body_html,
-	c.ip, c.user_agent, c.reasons, c.created_at, c.updated_at
+	c.ip, c.user_agent, c.reasons, c.created_at, c.updated_at, c.notify_replies
 	FROM comments c LEFT JOIN pages p ON p.site_id = c.site_id AND p.key = c.page_key
 	WHERE c.author_email_lower = $1 ORDER BY c.created_at, c.id`
 
@@ -30,6 +31,9 @@ func (s *Store) PersonalData(ctx context.Context, email string) (comment.Persona
 		Comments:    []comment.PersonalComment{},
 		Revisions:   []comment.PersonalRevision{},
 		ListEntries: []comment.PersonalListEntry{},
+
+		ReaderAddresses:  []comment.PersonalReaderAddress{},
+		NotifyDeliveries: []comment.PersonalDelivery{},
 	}
 	if norm == "" || !storable(norm) {
 		return d, nil
@@ -49,7 +53,13 @@ func (s *Store) PersonalData(ctx context.Context, email string) (comment.Persona
 		for _, e := range entries {
 			d.ListEntries = append(d.ListEntries, comment.PersonalListEntry{SiteID: e.SiteID, List: e.List, CreatedAt: e.CreatedAt})
 		}
-		d.User, err = personalUser(ctx, tx, norm)
+		if d.User, err = personalUser(ctx, tx, norm); err != nil {
+			return err
+		}
+		if d.ReaderAddresses, err = personalReaderAddresses(ctx, tx, norm); err != nil {
+			return err
+		}
+		d.NotifyDeliveries, _, err = personalDeliveries(ctx, tx, norm)
 		return err
 	})
 	if err != nil {
@@ -74,7 +84,7 @@ func personalComments(ctx context.Context, tx dbtx, norm string) ([]comment.Pers
 		)
 		if err := rows.Scan(&c.ID, &c.SiteID, &c.PageKey, &c.PageURL, &c.PageTitle, &parent, &status,
 			&c.AuthorName, &c.AuthorEmail, &c.AuthorWebsite, &c.Body, &c.BodyHTML, &c.IP, &c.UserAgent,
-			&reasons, &c.CreatedAt, &c.UpdatedAt); err != nil {
+			&reasons, &c.CreatedAt, &c.UpdatedAt, &c.NotifyReplies); err != nil {
 			return nil, err
 		}
 		if c.Reasons, err = unmarshalList[comment.Reason](reasons); err != nil {
@@ -164,6 +174,134 @@ func personalUser(ctx context.Context, tx dbtx, norm string) (*comment.PersonalU
 	return &u, rows.Err()
 }
 
+// lockEmailListSites locks the sites whose email lists hold norm, as every
+// list change locks its site first (see lockSite), and returns those entries
+// as they are once locked, with their sites in order. An entry added after
+// the first read, on a site not locked yet, is found by the read that
+// follows locking: reading and locking repeat until no new site turns up.
+func lockEmailListSites(ctx context.Context, tx dbtx, norm string) ([]comment.ListEntry, []string, error) {
+	locked := map[string]bool{}
+	for {
+		entries, err := emailListEntries(ctx, tx, norm)
+		if err != nil {
+			return nil, nil, err
+		}
+		sites := comment.SitesOf(entries)
+		grew := false
+		for _, site := range sites {
+			if locked[site] {
+				continue
+			}
+			if err := lockSite(ctx, tx, site); err != nil {
+				return nil, nil, err
+			}
+			locked[site] = true
+			grew = true
+		}
+		if !grew {
+			return entries, sites, nil
+		}
+	}
+}
+
+// personalReaderAddresses returns the address's states for reply
+// notifications, by site.
+func personalReaderAddresses(ctx context.Context, tx dbtx, norm string) ([]comment.PersonalReaderAddress, error) {
+	rows, err := tx.Query(ctx, `SELECT site_id, state, confirm_sent_at, changed_at FROM reader_addresses
+		WHERE email_lower = $1 ORDER BY site_id`, norm)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []comment.PersonalReaderAddress{}
+	for rows.Next() {
+		var (
+			a     comment.PersonalReaderAddress
+			state string
+			sent  *time.Time
+		)
+		if err := rows.Scan(&a.SiteID, &state, &sent, &a.ChangedAt); err != nil {
+			return nil, err
+		}
+		a.State, a.ChangedAt = comment.ReaderState(state), a.ChangedAt.UTC()
+		if sent != nil {
+			at := sent.UTC()
+			a.ConfirmSentAt = &at
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// personalDeliveries returns the notification emails to the address,
+// oldest first, and their ids. Recipients are
+// compared in Go, as in emailListEntries: they are kept as written (a
+// moderator's address from the config, an author's as typed).
+func personalDeliveries(ctx context.Context, tx dbtx, norm string) ([]comment.PersonalDelivery, []string, error) {
+	rows, err := tx.Query(ctx, `SELECT id, recipient, site_id, kind, channel, state, attempts, created_at, done_at
+		FROM notify_deliveries WHERE channel = $1 ORDER BY created_at, id`, string(comment.ChannelEmail))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	out, ids := []comment.PersonalDelivery{}, []string{}
+	for rows.Next() {
+		var (
+			d                       comment.PersonalDelivery
+			id, to, kind, ch, state string
+			done                    *time.Time
+		)
+		if err := rows.Scan(&id, &to, &d.SiteID, &kind, &ch, &state, &d.Attempts, &d.CreatedAt, &done); err != nil {
+			return nil, nil, err
+		}
+		if comment.NormalizeEmail(to) != norm {
+			continue
+		}
+		d.Kind, d.Channel, d.State = comment.NotifyKind(kind), comment.NotifyChannel(ch), comment.DeliveryState(state)
+		d.CreatedAt = d.CreatedAt.UTC()
+		if done != nil {
+			at := done.UTC()
+			d.DoneAt = &at
+		}
+		out, ids = append(out, d), append(ids, id)
+	}
+	return out, ids, rows.Err()
+}
+
+// eraseNotifyData deletes the address's states for reply notifications and
+// the notification emails to it.
+func eraseNotifyData(ctx context.Context, tx dbtx, norm string, sum *comment.EraseSummary) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM reader_addresses WHERE email_lower = $1`, norm)
+	if err != nil {
+		return err
+	}
+	sum.ReaderAddresses += int(tag.RowsAffected())
+	_, ids, err := personalDeliveries(ctx, tx, norm)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	tag, err = tx.Exec(ctx, `DELETE FROM notify_deliveries WHERE id = ANY($1::text[])`, ids)
+	if err != nil {
+		return err
+	}
+	sum.NotifyDeliveries += int(tag.RowsAffected())
+	return nil
+}
+
+// eraseCommentDeliveries deletes the notifications about a comment, whose
+// messages quote it.
+func eraseCommentDeliveries(ctx context.Context, tx dbtx, id string, sum *comment.EraseSummary) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM notify_deliveries WHERE comment_id = $1`, id)
+	if err != nil {
+		return err
+	}
+	sum.NotifyDeliveries += int(tag.RowsAffected())
+	return nil
+}
+
 // erasing is one of the author's comments as erasure sees it.
 type erasing struct {
 	id, siteID, pageKey, ip string
@@ -182,17 +320,9 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 		sum = comment.EraseSummary{}
 		sites := map[string]bool{}
 		if storable(norm) {
-			// The sites whose lists change are locked first, in order, as
-			// every list change does (see lockSite).
-			entries, err := emailListEntries(ctx, tx, norm)
+			entries, listSites, err := lockEmailListSites(ctx, tx, norm)
 			if err != nil {
 				return err
-			}
-			listSites := comment.SitesOf(entries)
-			for _, site := range listSites {
-				if err := lockSite(ctx, tx, site); err != nil {
-					return err
-				}
 			}
 			if deleteComments {
 				err = deleteAuthorComments(ctx, tx, norm, &sum, sites)
@@ -200,6 +330,9 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 				err = scrubAuthorComments(ctx, tx, norm, &sum, sites)
 			}
 			if err != nil {
+				return err
+			}
+			if err := eraseNotifyData(ctx, tx, norm, &sum); err != nil {
 				return err
 			}
 			for _, e := range entries {
@@ -258,7 +391,7 @@ func scrubAuthorComments(ctx context.Context, tx dbtx, norm string, sum *comment
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE comments SET author_email = '', author_email_lower = '',
-			ip = '', user_agent = '', reasons = $1::jsonb, client_data_state = 2 WHERE id = $2`, reasons, c.id); err != nil {
+			ip = '', user_agent = '', reasons = $1::jsonb, client_data_state = 2, notify_replies = false WHERE id = $2`, reasons, c.id); err != nil {
 			return err
 		}
 		sum.Scrubbed++
@@ -308,6 +441,9 @@ func deleteAuthorComments(ctx context.Context, tx dbtx, norm string, sum *commen
 			if _, err := tx.Exec(ctx, `DELETE FROM comments WHERE id = $1`, c.id); err != nil {
 				return err
 			}
+			if err := eraseCommentDeliveries(ctx, tx, c.id, sum); err != nil {
+				return err
+			}
 			sum.Deleted++
 			sites[c.siteID] = true
 			sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
@@ -325,8 +461,11 @@ func deleteAuthorComments(ctx context.Context, tx dbtx, norm string, sum *commen
 		sum.Revisions += int(tag.RowsAffected())
 		if _, err := tx.Exec(ctx, `UPDATE comments SET author_name = '', author_email = '',
 			author_email_lower = '', author_website = '', body = '', body_html = '', ip = '', user_agent = '',
-			reasons = '[]'::jsonb, search = ''::tsvector, status = $1, client_data_state = 2 WHERE id = $2`,
-			string(comment.StatusDeleted), c.id); err != nil {
+			reasons = '[]'::jsonb, search = ''::tsvector, status = $1, client_data_state = 2, notify_replies = false
+			WHERE id = $2`, string(comment.StatusDeleted), c.id); err != nil {
+			return err
+		}
+		if err := eraseCommentDeliveries(ctx, tx, c.id, sum); err != nil {
 			return err
 		}
 		sum.Tombstoned++

@@ -37,7 +37,7 @@ const (
 // bulkValues columns long.
 const (
 	bulkInsertColumns = commentColumns + `, author_email_lower`
-	bulkValues        = 17
+	bulkValues        = 18
 )
 
 // BulkLoad stores pages and comments as comment.BulkLoader describes. It
@@ -176,8 +176,9 @@ func runConn(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) err
 
 // initialLoad inserts batch and the rest of src into the empty comments
 // table, without its indexes and triggers, then puts them back and fills
-// the search index and the submit events from the rows. It returns how many
-// comments it inserted.
+// the search index and the submit events from the rows, and deletes the
+// notification jobs those events' trigger recorded (see bulkInsert). It
+// returns how many comments it inserted.
 func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *source, txRows int) (int, error) {
 	// Every index and trigger of comments but the primary key, which the
 	// replies' foreign key needs, and which has no SQL of its own.
@@ -227,10 +228,16 @@ func initialLoad(ctx context.Context, tx *sql.Tx, batch []comment.Comment, src *
 		SELECT id, 'system', 'submit', '', status, created_at FROM comments ORDER BY rowid`); err != nil {
 		return n, fmt.Errorf("record submit events: %w", mapErr(err))
 	}
+	// The table was empty: every comment in it is the load's.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM notify_jobs WHERE comment_id IN (SELECT id FROM comments)`); err != nil {
+		return n, fmt.Errorf("drop the load's notification jobs: %w", mapErr(err))
+	}
 	return n, nil
 }
 
-// bulkInsert inserts cs and their submit events in tx. The rows go first
+// bulkInsert inserts cs and their submit events in tx, and deletes the
+// notification jobs the events' trigger recorded: loaded comments are
+// imports or seeds, and no one is told of them. The rows go first
 // into a temporary table, then into comments with one statement: each
 // statement that writes to comments fires the search index's trigger and
 // ends with the index writing what it gathered to a new segment, and the
@@ -253,6 +260,9 @@ func bulkInsert(ctx context.Context, tx *sql.Tx, cs []comment.Comment) error {
 		INSERT INTO comment_events (comment_id, actor, action, from_status, to_status, at)
 		SELECT id, 'system', 'submit', '', status, created_at FROM temp.bulk_comments ORDER BY rowid`); err != nil {
 		return fmt.Errorf("record submit events: %w", mapErr(err))
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM notify_jobs WHERE comment_id IN (SELECT id FROM temp.bulk_comments)`); err != nil {
+		return fmt.Errorf("drop the load's notification jobs: %w", mapErr(err))
 	}
 	if _, err := tx.ExecContext(ctx, `DROP TABLE temp.bulk_comments`); err != nil {
 		return fmt.Errorf("drop staging table: %w", mapErr(err))
@@ -312,5 +322,5 @@ func appendCommentArgs(args []any, c comment.Comment) ([]any, error) {
 	return append(args,
 		c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		micros(c.CreatedAt), micros(c.UpdatedAt), strings.ToLower(c.AuthorEmail)), nil
+		micros(c.CreatedAt), micros(c.UpdatedAt), c.NotifyReplies, strings.ToLower(c.AuthorEmail)), nil
 }

@@ -13,7 +13,7 @@ import (
 // commentColumns is the column list every comment query selects, in the
 // order scanComment reads them.
 const commentColumns = `id, site_id, page_key, parent_id, depth, author_name, author_email,
-	author_website, body, body_html, status, ip, user_agent, reasons, created_at, updated_at`
+	author_website, body, body_html, status, ip, user_agent, reasons, created_at, updated_at, notify_replies`
 
 // maxListLimit bounds ListFilter.Limit.
 const maxListLimit = 500
@@ -167,7 +167,7 @@ func checkFilter(f comment.ListFilter) error {
 }
 
 const insertCommentSQL = `INSERT INTO comments (` + commentColumns + `, author_email_lower)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func insertComment(ctx context.Context, tx querier, c comment.Comment) error {
 	args, err := commentValues(c)
@@ -190,7 +190,7 @@ func commentValues(c comment.Comment) ([]any, error) {
 	}
 	return []any{c.ID, c.SiteID, c.PageKey, parent, c.Depth, c.AuthorName, c.AuthorEmail,
 		c.AuthorWebsite, c.Body, c.BodyHTML, string(c.Status), c.IP, c.UserAgent, reasons,
-		micros(c.CreatedAt), micros(c.UpdatedAt), strings.ToLower(c.AuthorEmail)}, nil
+		micros(c.CreatedAt), micros(c.UpdatedAt), c.NotifyReplies, strings.ToLower(c.AuthorEmail)}, nil
 }
 
 const insertEventSQL = `
@@ -428,7 +428,8 @@ func scanComment(row interface{ Scan(...any) error }) (comment.Comment, error) {
 		created, updated int64
 	)
 	err := row.Scan(&c.ID, &c.SiteID, &c.PageKey, &parent, &c.Depth, &c.AuthorName, &c.AuthorEmail,
-		&c.AuthorWebsite, &c.Body, &c.BodyHTML, &status, &c.IP, &c.UserAgent, &reasons, &created, &updated)
+		&c.AuthorWebsite, &c.Body, &c.BodyHTML, &status, &c.IP, &c.UserAgent, &reasons, &created, &updated,
+		&c.NotifyReplies)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return comment.Comment{}, err

@@ -263,7 +263,7 @@ func insertBatch(ctx context.Context, tx querier, group []*groupedWrite) error {
 		if err != nil {
 			return err
 		}
-		comments.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		comments.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		commentArgs = append(commentArgs, args...)
 		events.WriteString(`(?, 'system', 'submit', '', ?, ?)`)
 		eventArgs = append(eventArgs, c.ID, string(c.Status), micros(c.CreatedAt))

@@ -16,7 +16,7 @@ import (
 // first, by comments_author.
 const personalCommentsSQL = `SELECT c.id, c.site_id, c.page_key, coalesce(p.url, ''), coalesce(p.title, ''),
 	c.parent_id, c.status, c.author_name, c.author_email, c.author_website, c.body, c.body_html,
-	c.ip, c.user_agent, c.reasons, c.created_at, c.updated_at
+	c.ip, c.user_agent, c.reasons, c.created_at, c.updated_at, c.notify_replies
 	FROM comments c LEFT JOIN pages p ON p.site_id = c.site_id AND p.key = c.page_key
 	WHERE c.author_email_lower = ? ORDER BY c.created_at, c.id`
 
@@ -29,6 +29,9 @@ func (s *Store) PersonalData(ctx context.Context, email string) (comment.Persona
 		Comments:    []comment.PersonalComment{},
 		Revisions:   []comment.PersonalRevision{},
 		ListEntries: []comment.PersonalListEntry{},
+
+		ReaderAddresses:  []comment.PersonalReaderAddress{},
+		NotifyDeliveries: []comment.PersonalDelivery{},
 	}
 	if norm == "" {
 		return d, nil
@@ -48,7 +51,13 @@ func (s *Store) PersonalData(ctx context.Context, email string) (comment.Persona
 		for _, e := range entries {
 			d.ListEntries = append(d.ListEntries, comment.PersonalListEntry{SiteID: e.SiteID, List: e.List, CreatedAt: e.CreatedAt})
 		}
-		d.User, err = personalUser(ctx, tx, norm)
+		if d.User, err = personalUser(ctx, tx, norm); err != nil {
+			return err
+		}
+		if d.ReaderAddresses, err = personalReaderAddresses(ctx, tx, norm); err != nil {
+			return err
+		}
+		d.NotifyDeliveries, _, err = personalDeliveries(ctx, tx, norm)
 		return err
 	})
 	if err != nil {
@@ -73,7 +82,7 @@ func personalComments(ctx context.Context, tx *sql.Tx, norm string) ([]comment.P
 		)
 		if err := rows.Scan(&c.ID, &c.SiteID, &c.PageKey, &c.PageURL, &c.PageTitle, &parent, &status,
 			&c.AuthorName, &c.AuthorEmail, &c.AuthorWebsite, &c.Body, &c.BodyHTML, &c.IP, &c.UserAgent,
-			&reasons, &created, &updated); err != nil {
+			&reasons, &created, &updated, &c.NotifyReplies); err != nil {
 			return nil, mapErr(err)
 		}
 		if c.Reasons, err = unmarshalList[comment.Reason](reasons); err != nil {
@@ -110,6 +119,104 @@ func personalRevisions(ctx context.Context, tx *sql.Tx, norm string) ([]comment.
 		out = append(out, r)
 	}
 	return out, mapErr(rows.Err())
+}
+
+// personalReaderAddresses returns the address's states for reply
+// notifications, by site.
+func personalReaderAddresses(ctx context.Context, tx *sql.Tx, norm string) ([]comment.PersonalReaderAddress, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT site_id, state, confirm_sent_at, changed_at FROM reader_addresses
+		WHERE email_lower = ? ORDER BY site_id`, norm)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []comment.PersonalReaderAddress{}
+	for rows.Next() {
+		var (
+			a             comment.PersonalReaderAddress
+			state         string
+			sent, changed int64
+		)
+		if err := rows.Scan(&a.SiteID, &state, &sent, &changed); err != nil {
+			return nil, mapErr(err)
+		}
+		a.State, a.ChangedAt = comment.ReaderState(state), fromMicros(changed)
+		if sent != 0 {
+			at := fromMicros(sent)
+			a.ConfirmSentAt = &at
+		}
+		out = append(out, a)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// personalDeliveries returns the notification emails to the address,
+// oldest first, and their ids. Recipients are compared in Go, as in
+// emailListEntries: they are kept as written (a moderator's address from
+// the config, an author's as typed).
+func personalDeliveries(ctx context.Context, tx *sql.Tx, norm string) ([]comment.PersonalDelivery, []string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, recipient, site_id, kind, channel, state, attempts, created_at, done_at
+		FROM notify_deliveries WHERE channel = ? ORDER BY created_at, id`, string(comment.ChannelEmail))
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	defer rows.Close()
+	out, ids := []comment.PersonalDelivery{}, []string{}
+	for rows.Next() {
+		var (
+			d                       comment.PersonalDelivery
+			id, to, kind, ch, state string
+			created, done           int64
+		)
+		if err := rows.Scan(&id, &to, &d.SiteID, &kind, &ch, &state, &d.Attempts, &created, &done); err != nil {
+			return nil, nil, mapErr(err)
+		}
+		if comment.NormalizeEmail(to) != norm {
+			continue
+		}
+		d.Kind, d.Channel, d.State = comment.NotifyKind(kind), comment.NotifyChannel(ch), comment.DeliveryState(state)
+		d.CreatedAt = fromMicros(created)
+		if done != 0 {
+			at := fromMicros(done)
+			d.DoneAt = &at
+		}
+		out, ids = append(out, d), append(ids, id)
+	}
+	return out, ids, mapErr(rows.Err())
+}
+
+// eraseNotifyData deletes the address's states for reply notifications and
+// the notification emails to it.
+func eraseNotifyData(ctx context.Context, tx *sql.Tx, norm string, sum *comment.EraseSummary) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM reader_addresses WHERE email_lower = ?`, norm)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, _ := res.RowsAffected()
+	sum.ReaderAddresses += int(n)
+	_, ids, err := personalDeliveries(ctx, tx, norm)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE id = ?`, id); err != nil {
+			return mapErr(err)
+		}
+		sum.NotifyDeliveries++
+	}
+	return nil
+}
+
+// eraseCommentDeliveries deletes the notifications about a comment, whose
+// messages quote it.
+func eraseCommentDeliveries(ctx context.Context, tx *sql.Tx, id string, sum *comment.EraseSummary) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE comment_id = ?`, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, _ := res.RowsAffected()
+	sum.NotifyDeliveries += int(n)
+	return nil
 }
 
 // emailListEntries returns the entries of every site's email lists whose
@@ -195,6 +302,9 @@ func (s *Store) ErasePersonalData(ctx context.Context, email string, deleteComme
 		if err != nil {
 			return err
 		}
+		if err := eraseNotifyData(ctx, tx, norm, &sum); err != nil {
+			return err
+		}
 		entries, err := emailListEntries(ctx, tx, norm)
 		if err != nil {
 			return err
@@ -253,7 +363,7 @@ func scrubAuthorComments(ctx context.Context, tx *sql.Tx, norm string, sum *comm
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE comments SET author_email = '', author_email_lower = '',
-			ip = '', user_agent = '', reasons = ?, client_data_state = 2 WHERE id = ?`, reasons, c.id); err != nil {
+			ip = '', user_agent = '', reasons = ?, client_data_state = 2, notify_replies = 0 WHERE id = ?`, reasons, c.id); err != nil {
 			return mapErr(err)
 		}
 		sum.Scrubbed++
@@ -301,6 +411,9 @@ func deleteAuthorComments(ctx context.Context, tx *sql.Tx, norm string, sum *com
 			if _, err := tx.ExecContext(ctx, `DELETE FROM comments WHERE id = ?`, c.id); err != nil {
 				return mapErr(err)
 			}
+			if err := eraseCommentDeliveries(ctx, tx, c.id, sum); err != nil {
+				return err
+			}
 			sum.Deleted++
 			sites[c.siteID] = true
 			sum.Pages = comment.AddPage(sum.Pages, c.siteID, c.pageKey)
@@ -319,8 +432,11 @@ func deleteAuthorComments(ctx context.Context, tx *sql.Tx, norm string, sum *com
 		sum.Revisions += int(n)
 		if _, err := tx.ExecContext(ctx, `UPDATE comments SET author_name = '', author_email = '',
 			author_email_lower = '', author_website = '', body = '', body_html = '', ip = '', user_agent = '',
-			reasons = '[]', status = ?, client_data_state = 2 WHERE id = ?`, string(comment.StatusDeleted), c.id); err != nil {
+			reasons = '[]', status = ?, client_data_state = 2, notify_replies = 0 WHERE id = ?`, string(comment.StatusDeleted), c.id); err != nil {
 			return mapErr(err)
+		}
+		if err := eraseCommentDeliveries(ctx, tx, c.id, sum); err != nil {
+			return err
 		}
 		sum.Tombstoned++
 		sites[c.siteID] = true

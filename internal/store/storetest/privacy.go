@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -131,6 +134,9 @@ func testPersonalData(t *testing.T, s comment.Store) {
 	}
 }
 
+// auditKey keys the audit subjects the suite writes and expects.
+var auditKey = []byte("storetest audit key")
+
 // checkAudit checks that the newest audit entry about subject is action by
 // actor and holds no trace of the email.
 func checkAudit(t *testing.T, s comment.Store, email, action string) comment.AuditEntry {
@@ -139,7 +145,7 @@ func checkAudit(t *testing.T, s comment.Store, email, action string) comment.Aud
 	if err != nil {
 		t.Fatalf("AuditEntries: %v", err)
 	}
-	subject := comment.EmailSubject(email)
+	subject := comment.EmailSubject(auditKey, email)
 	for _, e := range entries {
 		if e.Subject != subject {
 			continue
@@ -160,7 +166,7 @@ func testErasePersonalDataKeep(t *testing.T, s comment.Store) {
 	if err != nil {
 		t.Fatalf("RulesVersion: %v", err)
 	}
-	audit := comment.AuditEntry{At: t0, Actor: "user-1", Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(f.email)}
+	audit := comment.AuditEntry{At: t0, Actor: "user-1", Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(auditKey, f.email)}
 	sum, err := s.ErasePersonalData(ctx, f.email, false, audit)
 	if err != nil {
 		t.Fatalf("ErasePersonalData: %v", err)
@@ -204,7 +210,7 @@ func testErasePersonalDataKeep(t *testing.T, s comment.Store) {
 func testErasePersonalDataDelete(t *testing.T, s comment.Store) {
 	ctx := ctxFor(t)
 	f := newPrivacyFixture(t, s)
-	audit := comment.AuditEntry{At: t0, Actor: "user-1", Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(f.email)}
+	audit := comment.AuditEntry{At: t0, Actor: "user-1", Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(auditKey, f.email)}
 	sum, err := s.ErasePersonalData(ctx, f.email, true, audit)
 	if err != nil {
 		t.Fatalf("ErasePersonalData: %v", err)
@@ -274,7 +280,7 @@ func checkErased(t *testing.T, s comment.Store, f privacyFixture) {
 		t.Errorf("after erase PersonalData = %+v, want no comments, revisions or list entries", d)
 	}
 	sum, err := s.ErasePersonalData(ctx, f.email, true, comment.AuditEntry{At: t0, Actor: "user-1",
-		Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(f.email)})
+		Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(auditKey, f.email)})
 	if err != nil {
 		t.Fatalf("second ErasePersonalData: %v", err)
 	}
@@ -287,7 +293,7 @@ func testAddAudit(t *testing.T, s comment.Store) {
 	ctx := ctxFor(t)
 	email := "Audit-" + newID() + "@example.org"
 	e := comment.AuditEntry{At: t0, Actor: "user-1", Action: comment.AuditGDPRExport,
-		Subject: comment.EmailSubject(email), Details: map[string]int{"comments": 2}}
+		Subject: comment.EmailSubject(auditKey, email), Details: map[string]int{"comments": 2}}
 	if err := s.AddAudit(ctx, e); err != nil {
 		t.Fatalf("AddAudit: %v", err)
 	}
@@ -295,10 +301,237 @@ func testAddAudit(t *testing.T, s comment.Store) {
 	if !got.At.Equal(t0) || got.Details["comments"] != 2 {
 		t.Errorf("audit entry = %+v, want %+v", got, e)
 	}
-	if comment.EmailSubject(" "+strings.ToUpper(email)) != e.Subject {
+	if comment.EmailSubject(auditKey, " "+strings.ToUpper(email)) != e.Subject {
 		t.Errorf("EmailSubject differs by case or spaces")
 	}
 	if _, err := s.ErasePersonalData(ctx, " ", false, e); err == nil {
 		t.Errorf("ErasePersonalData(blank) succeeded, want a validation error")
+	}
+}
+
+// notifyFixture is a reader with reply notifications on two sites: a
+// comment asking for them (approved, replied to by someone else), a held
+// one asking too, a confirmation email (sent), a reply email (due), and
+// emails that are not the reader's: the reply email to another reader and
+// the moderators' email about the held comment.
+type notifyFixture struct {
+	email          string // as the reader typed it
+	other, mod     string // another reader's and a moderator's
+	siteA, siteB   string
+	top, held, rep comment.Comment
+	confirmSentAt  time.Time
+}
+
+func newNotifyFixture(t *testing.T, s comment.Store) notifyFixture {
+	t.Helper()
+	ctx := ctxFor(t)
+	id := newID()
+	f := notifyFixture{email: "Nora.Reader-" + id + "@Example.org", other: "other-reader-" + id + "@example.org",
+		mod: "mod-" + id + "@example.org", siteA: mustSite(t, s).ID, siteB: mustSite(t, s).ID}
+	f.top = newComment(f.siteA, "/n", t0)
+	f.top.AuthorEmail, f.top.Status, f.top.NotifyReplies = f.email, comment.StatusApproved, true
+	f.rep = newComment(f.siteA, "/n", t0.Add(time.Minute))
+	f.rep.AuthorEmail, f.rep.Status, f.rep.ParentID, f.rep.Depth = "sam@example.net", comment.StatusApproved, f.top.ID, 2
+	f.held = newComment(f.siteA, "/n", t0.Add(2*time.Minute))
+	f.held.AuthorEmail, f.held.NotifyReplies = f.email, true
+	for _, c := range []comment.Comment{f.top, f.rep, f.held} {
+		mustCreate(t, s, c)
+	}
+	jobs, err := s.ClaimNotifyJobs(ctx, t0.Add(time.Hour), t0.Add(2*time.Hour), 100)
+	if err != nil {
+		t.Fatalf("ClaimNotifyJobs: %v", err)
+	}
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	delivery := func(kind comment.NotifyKind, commentID, to string, created time.Time) comment.NotifyDelivery {
+		return comment.NotifyDelivery{ID: newID(), SiteID: f.siteA, Kind: kind, Channel: comment.ChannelEmail, Recipient: to,
+			CommentID: commentID, Payload: []byte(`{"text":"Sam replied: secret words"}`), State: comment.DeliveryDue,
+			NextAt: created, CreatedAt: created}
+	}
+	f.confirmSentAt = at(10)
+	confirm := delivery(comment.NotifyConfirm, f.top.ID, f.email, at(10))
+	var outcomes []comment.JobOutcome
+	for _, j := range jobs {
+		o := comment.JobOutcome{JobID: j.ID}
+		switch {
+		case j.Kind == comment.NotifyConfirm && j.CommentID == f.top.ID:
+			o.Deliveries = []comment.NotifyDelivery{confirm}
+			o.Confirm = &comment.ConfirmRequest{SiteID: f.siteA, EmailLower: strings.ToLower(f.email), At: f.confirmSentAt, NotSince: t0}
+		case j.Kind == comment.NotifyReply:
+			o.Deliveries = []comment.NotifyDelivery{
+				delivery(comment.NotifyReply, f.rep.ID, f.email, at(11)),
+				delivery(comment.NotifyReply, f.rep.ID, f.other, at(12)),
+			}
+		case j.Kind == comment.NotifyHeld:
+			o.Deliveries = []comment.NotifyDelivery{delivery(comment.NotifyHeld, f.held.ID, f.mod, at(13))}
+		}
+		outcomes = append(outcomes, o)
+	}
+	added, err := s.FinishNotifyJobs(ctx, outcomes)
+	if err != nil {
+		t.Fatalf("FinishNotifyJobs: %v", err)
+	}
+	total := 0
+	for _, n := range added {
+		total += n
+	}
+	if total != 4 {
+		t.Fatalf("FinishNotifyJobs inserted %d deliveries, want 4 (jobs %v)", total, jobs)
+	}
+	skipped, err := s.MarkNotifyDeliveries(ctx, []comment.DeliveryResult{{ID: confirm.ID, State: comment.DeliverySent, Attempts: 1, At: at(20)}})
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("MarkNotifyDeliveries: %v, skipped %v", err, skipped)
+	}
+	if _, err := s.ConfirmReader(ctx, f.siteA, f.email, at(30)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UnsubscribeReader(ctx, f.siteB, f.email, at(31)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// deliveriesTo returns "kind state" of each notification email to email in
+// its export.
+func deliveriesTo(t *testing.T, s comment.Store, email string) []string {
+	t.Helper()
+	d, err := s.PersonalData(ctxFor(t), email)
+	if err != nil {
+		t.Fatalf("PersonalData: %v", err)
+	}
+	out := []string{}
+	for _, x := range d.NotifyDeliveries {
+		out = append(out, string(x.Kind)+" "+string(x.State))
+	}
+	return out
+}
+
+// testPersonalNotifyData: the export has the reader's states for reply
+// notifications and the emails to them, and nothing of the emails to
+// others.
+func testPersonalNotifyData(t *testing.T, s comment.Store) {
+	f := newNotifyFixture(t, s)
+	d, err := s.PersonalData(ctxFor(t), "  "+strings.ToUpper(f.email))
+	if err != nil {
+		t.Fatalf("PersonalData: %v", err)
+	}
+	notify := map[string]bool{}
+	for _, c := range d.Comments {
+		notify[c.ID] = c.NotifyReplies
+	}
+	if !notify[f.top.ID] || !notify[f.held.ID] || len(notify) != 2 {
+		t.Errorf("comments' notify_replies = %v, want both of the reader's true", notify)
+	}
+	a, b := f.siteA, f.siteB
+	if b < a {
+		a, b = b, a
+	}
+	if len(d.ReaderAddresses) != 2 || d.ReaderAddresses[0].SiteID != a || d.ReaderAddresses[1].SiteID != b {
+		t.Fatalf("reader addresses = %+v, want one per site, by site", d.ReaderAddresses)
+	}
+	for _, ra := range d.ReaderAddresses {
+		switch ra.SiteID {
+		case f.siteA:
+			if ra.State != comment.ReaderConfirmed || ra.ConfirmSentAt == nil || !ra.ConfirmSentAt.Equal(f.confirmSentAt) ||
+				!ra.ChangedAt.Equal(t0.Add(30*time.Minute)) {
+				t.Errorf("site A: %+v, want confirmed, asked at %v, changed at +30m", ra, f.confirmSentAt)
+			}
+		case f.siteB:
+			if ra.State != comment.ReaderUnsubscribed || ra.ConfirmSentAt != nil || !ra.ChangedAt.Equal(t0.Add(31*time.Minute)) {
+				t.Errorf("site B: %+v, want unsubscribed, never asked, changed at +31m", ra)
+			}
+		}
+	}
+	if len(d.NotifyDeliveries) != 2 {
+		t.Fatalf("deliveries = %+v, want the confirmation and the reply email", d.NotifyDeliveries)
+	}
+	sent, due := d.NotifyDeliveries[0], d.NotifyDeliveries[1]
+	if sent.Kind != comment.NotifyConfirm || sent.State != comment.DeliverySent || sent.Attempts != 1 ||
+		sent.DoneAt == nil || !sent.DoneAt.Equal(t0.Add(20*time.Minute)) || sent.SiteID != f.siteA ||
+		!sent.CreatedAt.Equal(t0.Add(10*time.Minute)) || sent.Channel != comment.ChannelEmail {
+		t.Errorf("confirmation delivery = %+v", sent)
+	}
+	if due.Kind != comment.NotifyReply || due.State != comment.DeliveryDue || due.DoneAt != nil {
+		t.Errorf("reply delivery = %+v", due)
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{"other-reader@", "mod@", "sam@", "secret words", f.rep.ID} {
+		if strings.Contains(string(raw), other) {
+			t.Errorf("export holds %q: %s", other, raw)
+		}
+	}
+	counts := d.PersonalCounts()
+	if counts["reader_addresses"] != 2 || counts["notify_deliveries"] != 2 {
+		t.Errorf("counts = %v", counts)
+	}
+}
+
+// testErasePersonalNotifyData: erasing, keeping or deleting the comments,
+// removes the reader's states and the emails to them, turns reply
+// notifications off on the comments kept, and leaves others' emails alone
+// (but for notifications about deleted comments, whose messages quote
+// them).
+func testErasePersonalNotifyData(t *testing.T, s comment.Store) {
+	for _, deleteComments := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete comments %v", deleteComments), func(t *testing.T) {
+			ctx := ctxFor(t)
+			f := newNotifyFixture(t, s)
+			sum, err := s.ErasePersonalData(ctx, f.email, deleteComments, comment.AuditEntry{At: t0, Actor: "user-1",
+				Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(auditKey, f.email)})
+			if err != nil {
+				t.Fatalf("ErasePersonalData: %v", err)
+			}
+			wantDeliveries := 2
+			if deleteComments {
+				wantDeliveries = 3 // and the moderators' email about the deleted held comment
+			}
+			if sum.ReaderAddresses != 2 || sum.NotifyDeliveries != wantDeliveries {
+				t.Errorf("summary = %+v, want 2 reader addresses and %d deliveries", sum, wantDeliveries)
+			}
+			if c := sum.Counts(); c["reader_addresses"] != 2 || c["notify_deliveries"] != wantDeliveries {
+				t.Errorf("counts = %v", c)
+			}
+			if audit := checkAudit(t, s, f.email, comment.AuditGDPRErase); audit.Details["reader_addresses"] != 2 {
+				t.Errorf("audit details = %v", audit.Details)
+			}
+			d, err := s.PersonalData(ctx, f.email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.ReaderAddresses) != 0 || len(d.NotifyDeliveries) != 0 {
+				t.Errorf("after erase: %+v", d)
+			}
+			for _, site := range []string{f.siteA, f.siteB} {
+				if st, err := s.ReaderState(ctx, site, f.email); err != nil || st != comment.ReaderUnknown {
+					t.Errorf("state on %s after erase = %q, %v", site, st, err)
+				}
+			}
+			// Kept comments (scrubbed, or the tombstone of the one replied
+			// to) ask for nothing any more.
+			for _, id := range []string{f.top.ID, f.held.ID} {
+				c, err := s.Comment(ctx, id)
+				if errors.Is(err, comment.ErrNotFound) && deleteComments && id == f.held.ID {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Comment(%s): %v", id, err)
+				}
+				if c.NotifyReplies {
+					t.Errorf("comment %s kept notify_replies", id)
+				}
+			}
+			if got := deliveriesTo(t, s, f.other); len(got) != 1 {
+				t.Errorf("another reader's emails = %v, want theirs kept", got)
+			}
+			wantMod := 1
+			if deleteComments {
+				wantMod = 0
+			}
+			if got := deliveriesTo(t, s, f.mod); len(got) != wantMod {
+				t.Errorf("moderators' emails = %v, want %d", got, wantMod)
+			}
+		})
 	}
 }

@@ -81,7 +81,14 @@ func Run(t *testing.T, open func(t *testing.T) comment.Store) {
 		{"ErasePersonalDataKeep", testErasePersonalDataKeep},
 		{"ErasePersonalDataDelete", testErasePersonalDataDelete},
 		{"AddAudit", testAddAudit},
+		{"NotifyRepliesRoundTrip", testNotifyRepliesRoundTrip},
+		{"BulkLoadRecordsNoNotifyJobs", testBulkLoadRecordsNoNotifyJobs},
+		{"ReaderStates", testReaderStates},
+		{"ConcurrentReaderStates", testConcurrentReaderStates},
+		{"PersonalNotifyData", testPersonalNotifyData},
+		{"ErasePersonalNotifyData", testErasePersonalNotifyData},
 	}
+	tests = append(tests, notifyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

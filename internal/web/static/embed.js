@@ -295,8 +295,10 @@
         keep(pendingKey, (Array.isArray(list) ? list : []).concat([kept]));
       }
       keep(AUTHOR, save.checked ? { name: f.name.value, email: f.email.value, website: f.website.value } : null);
-      // The typed text goes only once the comment is shown.
+      // The typed text goes only once the comment is shown; so does the
+      // notify box, which each comment asks afresh.
       f.body.value = '';
+      if (f.notify_replies) f.notify_replies.checked = false;
       if (f.parent_id.value) cancelReply(false);
       if (!pending) updateCount();
       say(answer.message || (pending ? 'Your comment is awaiting moderation.' : 'Your comment is published.'));
@@ -314,6 +316,9 @@
       ['page', 'page_url', 'page_title', 'parent_id', 'name', 'email', 'website', 'body', 'form_token', 'url'].forEach(function (n) {
         if (f[n]) data[n] = f[n].value;
       });
+      // Sent only when ticked: a site that does not offer reply
+      // notifications draws no box.
+      if (f.notify_replies && f.notify_replies.checked) data.notify_replies = true;
       say('Posting your comment…');
       var sent = JSON.stringify(data);
       var key = unanswered && unanswered.sent === sent ? unanswered.key : newKey();

@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/moderation"
+	"github.com/commentd/commentd/internal/notify"
+)
+
+// Readers' links: the pages a reader reaches from a notification email, to
+// confirm an address for reply notifications or to stop them. The token in
+// the link (notify.SealReaderToken) names the site and the address; a GET
+// only shows a page with a button, so that a mail scanner that fetches
+// links changes nothing, and the POST of that button acts. The unsubscribe
+// POST is also what a mail client sends for RFC 8058 one-click
+// unsubscription (body "List-Unsubscribe=One-Click", the token in the
+// query), so it needs no cookie or CSRF token.
+
+// replyOffer reports whether a site offers readers reply notifications.
+type replyOffer func(siteID string) bool
+
+// by reports whether siteID offers them; a nil replyOffer offers none.
+func (o replyOffer) by(siteID string) bool { return o != nil && o(siteID) }
+
+// readerPageHeaders adds to the strict policy of every page what pages
+// reached through a secret link need: no Referer that could carry the
+// link, and no place in search engines.
+func readerPageHeaders() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Robots-Tag", "noindex, nofollow")
+			return next(c)
+		}
+	}
+}
+
+// readerPage is the data of notify.html.
+type readerPage struct {
+	Title   string
+	Message string
+	Detail  string
+	Error   bool
+	Form    *readerForm // nil: no button
+}
+
+// readerForm is the one-button form of a reader's page.
+type readerForm struct {
+	Action string
+	Token  string
+	Button string
+}
+
+// readerLink is an opened token with the site it names.
+type readerLink struct {
+	site   comment.Site
+	email  string // lower-cased
+	masked string // as the pages show it
+}
+
+// errBadReaderLink is what openReaderLink answers for a token that does
+// not open, or names a site that no longer exists.
+var errBadReaderLink = errors.New("bad reader link")
+
+// openReaderLink opens token for purpose and looks up its site. It returns
+// notify.ErrExpiredToken for a genuine but expired token, errBadReaderLink
+// for any other token that does not serve, and the store's error otherwise.
+func openReaderLink(ctx context.Context, svc *moderation.Service, secret []byte, purpose, token string, now time.Time) (readerLink, error) {
+	siteID, email, err := notify.OpenReaderToken(secret, purpose, token, now)
+	if errors.Is(err, notify.ErrExpiredToken) {
+		return readerLink{}, err
+	}
+	if err != nil {
+		return readerLink{}, errBadReaderLink
+	}
+	site, err := svc.Site(ctx, siteID)
+	if errors.Is(err, comment.ErrNotFound) {
+		return readerLink{}, errBadReaderLink
+	}
+	if err != nil {
+		return readerLink{}, err
+	}
+	if site.Name == "" {
+		site.Name = site.ID
+	}
+	return readerLink{site: site, email: email, masked: notify.MaskAddress(email)}, nil
+}
+
+// handleReaderPage shows the page of a reader's link: what the button will
+// do, or that it is done already. It changes nothing.
+func handleReaderPage(readers comment.ReaderStore, svc *moderation.Service, secret []byte, pages *pageRenderer, purpose string, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		token := c.QueryParam("t")
+		link, err := openReaderLink(ctx, svc, secret, purpose, token, now())
+		if err != nil {
+			return readerFailure(c, pages, purpose, err, log)
+		}
+		state, err := readers.ReaderState(ctx, link.site.ID, link.email)
+		if err != nil {
+			return readerFailure(c, pages, purpose, err, log)
+		}
+		page := readerPage{}
+		switch {
+		case purpose == notify.PurposeConfirm && state == comment.ReaderConfirmed:
+			page = confirmedPage(link, true)
+		case purpose == notify.PurposeConfirm:
+			page = readerPage{
+				Title: "Confirm reply notifications",
+				Message: "Confirm that " + link.masked + " should get an email when a reply to one of your comments on " +
+					link.site.Name + " is published.",
+				Detail: "Each email has a link to stop them.",
+				Form:   &readerForm{Action: "/notify/confirm", Token: token, Button: "Confirm"},
+			}
+		case state == comment.ReaderUnsubscribed:
+			page = unsubscribedPage(link, true)
+		default:
+			page = readerPage{
+				Title:   "Stop reply notifications",
+				Message: "Stop the emails to " + link.masked + " about replies to your comments on " + link.site.Name + "?",
+				Form:    &readerForm{Action: "/notify/unsubscribe", Token: token, Button: "Unsubscribe"},
+			}
+		}
+		return pages.render(c, http.StatusOK, "notify.html", page)
+	}
+}
+
+// handleReaderAction confirms or unsubscribes the address of a reader's
+// link. The token comes from the query (a one-click POST to the link
+// itself) or from the form's field "t". Doing it again changes nothing
+// and answers as the first time did, but for saying it was done already.
+func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, secret []byte, pages *pageRenderer, purpose string, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		token := c.QueryParam("t")
+		if token == "" {
+			token = c.Request().PostFormValue("t")
+		}
+		at := now()
+		link, err := openReaderLink(ctx, svc, secret, purpose, token, at)
+		if err != nil {
+			return readerFailure(c, pages, purpose, err, log)
+		}
+		var prev comment.ReaderState
+		if purpose == notify.PurposeConfirm {
+			prev, err = readers.ConfirmReader(ctx, link.site.ID, link.email, at.UTC().Truncate(time.Microsecond))
+		} else {
+			prev, err = readers.UnsubscribeReader(ctx, link.site.ID, link.email, at.UTC().Truncate(time.Microsecond))
+		}
+		if errors.Is(err, comment.ErrNotFound) {
+			err = errBadReaderLink // the site went in the meantime
+		}
+		if err != nil {
+			return readerFailure(c, pages, purpose, err, log)
+		}
+		if purpose == notify.PurposeConfirm {
+			return pages.render(c, http.StatusOK, "notify.html", confirmedPage(link, prev == comment.ReaderConfirmed))
+		}
+		return pages.render(c, http.StatusOK, "notify.html", unsubscribedPage(link, prev == comment.ReaderUnsubscribed))
+	}
+}
+
+func confirmedPage(link readerLink, already bool) readerPage {
+	p := readerPage{
+		Title: "Reply notifications confirmed",
+		Message: link.masked + " will get an email when a reply to one of your comments on " + link.site.Name +
+			" is published.",
+		Detail: "Each email has a link to stop them.",
+	}
+	if already {
+		p.Message = link.masked + " was already confirmed: it gets an email when a reply to one of your comments on " +
+			link.site.Name + " is published."
+	}
+	return p
+}
+
+func unsubscribedPage(link readerLink, already bool) readerPage {
+	p := readerPage{
+		Title:   "Unsubscribed",
+		Message: link.masked + " will get no more emails about replies to your comments on " + link.site.Name + ".",
+		Detail: "To get them again, tick \u201cNotify me of replies by email\u201d when you next comment, " +
+			"and confirm the address from the email that follows.",
+	}
+	if already {
+		p.Message = link.masked + " was already unsubscribed: it gets no emails about replies to your comments on " +
+			link.site.Name + "."
+	}
+	return p
+}
+
+// readerFailure answers a reader's link that cannot be served: 400 with a
+// page that says why for a link that is bad or expired, and otherwise the
+// status the error maps to (503 when the database is busy), with a page
+// that asks to try again. Internal errors are logged here, once.
+func readerFailure(c echo.Context, pages *pageRenderer, purpose string, err error, log *slog.Logger) error {
+	again := "Please follow the link from your email again."
+	if purpose == notify.PurposeConfirm {
+		again = "To get a new one, post a comment with \u201cNotify me of replies by email\u201d ticked."
+	}
+	switch {
+	case errors.Is(err, notify.ErrExpiredToken):
+		return pages.render(c, http.StatusBadRequest, "notify.html", readerPage{
+			Title: "This link has expired", Message: "The link you followed is no longer valid.", Detail: again, Error: true,
+		})
+	case errors.Is(err, errBadReaderLink):
+		return pages.render(c, http.StatusBadRequest, "notify.html", readerPage{
+			Title:   "This link is not valid",
+			Message: "The link you followed is incomplete or was changed. Open it from your email again, or copy all of it.",
+			Error:   true,
+		})
+	}
+	status, _, retry := errorResponse(err)
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.String("err", err.Error()))
+	}
+	if retry > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+	}
+	return pages.render(c, status, "notify.html", readerPage{
+		Title: "Please try again", Message: "This could not be done just now. Please try the link again in a few minutes.", Error: true,
+	})
+}

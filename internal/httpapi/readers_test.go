@@ -1,0 +1,372 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/internal/comment"
+	"github.com/commentd/commentd/internal/notify"
+)
+
+var testReaderSecret = []byte("reader-secret-0123456789abcdef01")
+
+// blogOffers offers reply notifications on site "blog" only.
+func blogOffers(siteID string) bool { return siteID == "blog" }
+
+// storedByEmail returns the one comment of the address, whatever its status.
+func (s *testServer) storedByEmail(t *testing.T, email string) comment.Comment {
+	t.Helper()
+	var found []comment.Comment
+	for _, st := range []comment.Status{comment.StatusPending, comment.StatusApproved, comment.StatusSpam} {
+		cs, err := s.store.List(context.Background(), comment.ListFilter{Status: st, AuthorEmail: email, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = append(found, cs...)
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d comments by %s, want 1", len(found), email)
+	}
+	return found[0]
+}
+
+func TestSubmitNotifyReplies(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	cases := []struct {
+		name string
+		site string
+		form bool
+		set  any // JSON value or form value; nil: not sent
+		want bool
+	}{
+		{"json true", "blog", false, true, true},
+		{"json false", "blog", false, false, false},
+		{"json absent", "blog", false, nil, false},
+		{"json true, site does not offer it", "other", false, true, false},
+		{"form ticked", "blog", true, "1", true},
+		{"form ticked as on", "blog", true, "on", true},
+		{"form unticked", "blog", true, nil, false},
+		{"form ticked, site does not offer it", "other", true, "1", false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			email := "notify-" + string(rune('a'+i)) + "@example.org"
+			v := with(valid(), "email", email)
+			if tc.set != nil {
+				v["notify_replies"] = tc.set
+			}
+			var r response
+			if tc.form {
+				f := url.Values{}
+				for k, val := range v {
+					f.Set(k, val.(string))
+				}
+				r = s.postForm(t, tc.site, f)
+			} else {
+				r = s.postJSON(t, tc.site, v)
+			}
+			if r.status != http.StatusCreated {
+				t.Fatalf("status %d, body %s", r.status, r.body)
+			}
+			if got := s.storedByEmail(t, email).NotifyReplies; got != tc.want {
+				t.Errorf("stored NotifyReplies = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("json of the wrong type", func(t *testing.T) {
+		r := s.postJSON(t, "blog", with(valid(), "notify_replies", "yes"))
+		if r.status != http.StatusUnprocessableEntity {
+			t.Fatalf("status %d, want 422; body %s", r.status, r.body)
+		}
+		var body struct{ Fields map[string]string }
+		r.json(t, &body)
+		if body.Fields["notify_replies"] != "This must be true or false." {
+			t.Errorf("fields = %v", body.Fields)
+		}
+	})
+}
+
+// notifyBox matches the "notify me of replies" checkbox, capturing
+// whether it is ticked.
+var notifyBox = regexp.MustCompile(`<input id="commentd-notify_replies" name="notify_replies" type="checkbox" value="1"( checked)?>`)
+
+func TestFormShowsNotifyBox(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	for _, tc := range []struct {
+		site string
+		want bool
+	}{{"blog", true}, {"other", false}} {
+		r := s.do(t, http.MethodGet, "/sites/"+tc.site+"/thread?page=/a", "", nil, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s thread: status %d", tc.site, r.status)
+		}
+		m := notifyBox.FindSubmatch(r.body)
+		if (m != nil) != tc.want {
+			t.Errorf("%s: notify box shown = %v, want %v", tc.site, m != nil, tc.want)
+		}
+		if m != nil && len(m[1]) > 0 {
+			t.Errorf("%s: the notify box is ticked by default", tc.site)
+		}
+		if tc.want && !strings.Contains(string(r.body), "Notify me of replies by email") {
+			t.Errorf("%s: no label", tc.site)
+		}
+	}
+	// The form shown again with errors keeps the reader's choice.
+	f := url.Values{"page": {"/a"}, "body": {"Hello."}, "email": {"x@example.org"}, "notify_replies": {"1"}}
+	r := s.postForm(t, "blog", f)
+	if r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("form with errors: status %d", r.status)
+	}
+	if m := notifyBox.FindSubmatch(r.body); m == nil || len(m[1]) == 0 {
+		t.Errorf("form with errors lost the ticked box:\n%s", r.body)
+	}
+	r = s.postForm(t, "other", f)
+	if notifyBox.Match(r.body) {
+		t.Errorf("form with errors of a site that does not offer it shows the box")
+	}
+}
+
+func TestNoNotifyBoxWithoutOffer(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	r := s.do(t, http.MethodGet, "/sites/blog/thread?page=/a", "", nil, nil)
+	if notifyBox.Match(r.body) {
+		t.Errorf("notify box shown with no OffersReplies")
+	}
+	v := with(valid(), "email", "nooffer@example.org", "notify_replies", true)
+	if r := s.postJSON(t, "blog", v); r.status != http.StatusCreated {
+		t.Fatalf("status %d", r.status)
+	}
+	if s.storedByEmail(t, "nooffer@example.org").NotifyReplies {
+		t.Errorf("notify_replies stored where no site offers it")
+	}
+}
+
+func (s *testServer) readerState(t *testing.T, site, email string) comment.ReaderState {
+	t.Helper()
+	st, err := s.store.ReaderState(context.Background(), site, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// checkReaderPage checks what every page of a reader's link must be.
+func checkReaderPage(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	h := r.header
+	for k, want := range map[string]string{
+		"Content-Type":            "text/html; charset=UTF-8",
+		"Content-Security-Policy": strictCSP,
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-store",
+		"X-Frame-Options":         "DENY",
+	} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	body := strings.ToLower(string(r.body))
+	if strings.Contains(body, "reader@example.org") || strings.Contains(body, "eader@") {
+		t.Errorf("page shows the address:\n%s", r.body)
+	}
+}
+
+func TestReaderConfirmLink(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	now := time.Now()
+	tok := notify.SealReaderToken(testReaderSecret, notify.PurposeConfirm, "blog", "Reader@Example.org", now.Add(time.Hour))
+	u := notify.ConfirmURL(s.URL, testReaderSecret, "blog", "Reader@Example.org", now)
+	if !strings.HasPrefix(u, s.URL+"/notify/confirm?t=") {
+		t.Fatalf("ConfirmURL = %q", u)
+	}
+
+	// Fetching the link (as a mail scanner would) changes nothing.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r := s.do(t, method, "/notify/confirm?t="+url.QueryEscape(tok), "", nil, nil)
+		checkReaderPage(t, r, http.StatusOK)
+	}
+	r := s.do(t, http.MethodGet, strings.TrimPrefix(u, s.URL), "", nil, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	page := string(r.body)
+	for _, want := range []string{"r***@example.org", "Blog", `<form method="post" action="/notify/confirm">`, `<button class="commentd-button" type="submit">Confirm</button>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirm page lacks %q:\n%s", want, page)
+		}
+	}
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnknown {
+		t.Fatalf("state after GET = %q, want unknown", got)
+	}
+
+	// The button: the token in the form's field.
+	form := url.Values{"t": {tok}}.Encode()
+	r = s.do(t, http.MethodPost, "/notify/confirm", "application/x-www-form-urlencoded", strings.NewReader(form), nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "Reply notifications confirmed") {
+		t.Errorf("confirmed page:\n%s", r.body)
+	}
+	if got := s.readerState(t, "blog", "READER@example.org"); got != comment.ReaderConfirmed {
+		t.Fatalf("state after POST = %q, want confirmed", got)
+	}
+	// Again: the same, said to be done already.
+	r = s.do(t, http.MethodPost, "/notify/confirm", "application/x-www-form-urlencoded", strings.NewReader(form), nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "already confirmed") {
+		t.Errorf("second confirmation:\n%s", r.body)
+	}
+	// The page of a confirmed address has no button.
+	r = s.do(t, http.MethodGet, "/notify/confirm?t="+url.QueryEscape(tok), "", nil, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if strings.Contains(string(r.body), "<form") || !strings.Contains(string(r.body), "already confirmed") {
+		t.Errorf("page of a confirmed address:\n%s", r.body)
+	}
+	if got := s.readerState(t, "other", "reader@example.org"); got != comment.ReaderUnknown {
+		t.Errorf("another site's state = %q, want unknown", got)
+	}
+}
+
+func TestReaderUnsubscribeLink(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	ctx := context.Background()
+	if _, err := s.store.ConfirmReader(ctx, "blog", "reader@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	u := notify.UnsubscribeURL(s.URL+"/", testReaderSecret, "blog", "reader@example.org")
+	path := strings.TrimPrefix(u, s.URL)
+
+	r := s.do(t, http.MethodGet, path, "", nil, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	for _, want := range []string{"r***@example.org", `action="/notify/unsubscribe"`, ">Unsubscribe</button>"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("unsubscribe page lacks %q:\n%s", want, r.body)
+		}
+	}
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderConfirmed {
+		t.Fatalf("state after GET = %q, want confirmed", got)
+	}
+
+	// RFC 8058 one-click: POST to the link itself, no cookie, no CSRF
+	// token, from no origin of ours.
+	oneClick := func(contentType string, body []byte) response {
+		return s.do(t, http.MethodPost, path, contentType, bytes.NewReader(body), map[string]string{"Origin": "null"})
+	}
+	r = oneClick("application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+	checkReaderPage(t, r, http.StatusOK)
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnsubscribed {
+		t.Fatalf("state after one-click = %q, want unsubscribed", got)
+	}
+	r = oneClick("application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
+	checkReaderPage(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "already unsubscribed") {
+		t.Errorf("second one-click:\n%s", r.body)
+	}
+
+	// multipart/form-data, which RFC 8058 also allows, for an address the
+	// site has no record of: it is recorded as unsubscribed.
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	if err := w.WriteField("List-Unsubscribe", "One-Click"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	other := notify.UnsubscribeURL("", testReaderSecret, "blog", "never@example.org")
+	r = s.do(t, http.MethodPost, other, w.FormDataContentType(), &mp, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if got := s.readerState(t, "blog", "never@example.org"); got != comment.ReaderUnsubscribed {
+		t.Errorf("state of an unknown address after one-click = %q, want unsubscribed", got)
+	}
+
+	// Confirming again (a reader who asked anew) makes it confirmed.
+	tok := notify.SealReaderToken(testReaderSecret, notify.PurposeConfirm, "blog", "reader@example.org", time.Now().Add(time.Hour))
+	r = s.do(t, http.MethodPost, "/notify/confirm?t="+url.QueryEscape(tok), "application/x-www-form-urlencoded", nil, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderConfirmed {
+		t.Errorf("state after confirming again = %q, want confirmed", got)
+	}
+}
+
+func TestReaderBadLinks(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	now := time.Now()
+	seal := func(secret []byte, purpose, site string, expires time.Time) string {
+		return notify.SealReaderToken(secret, purpose, site, "reader@example.org", expires)
+	}
+	good := seal(testReaderSecret, notify.PurposeConfirm, "blog", now.Add(time.Hour))
+	tampered := []byte(good)
+	tampered[len(tampered)/2] ^= 'A' ^ 'B'
+	if tampered[len(tampered)/2] == good[len(good)/2] {
+		t.Fatal("tampering changed nothing")
+	}
+	cases := []struct {
+		name, path, token, want string
+	}{
+		{"tampered", "/notify/confirm", string(tampered), "not valid"},
+		{"truncated", "/notify/confirm", good[:len(good)-5], "not valid"},
+		{"missing", "/notify/confirm", "", "not valid"},
+		{"garbage", "/notify/unsubscribe", "<script>alert(1)</script>", "not valid"},
+		{"confirm token used to unsubscribe", "/notify/unsubscribe", good, "not valid"},
+		{"unsubscribe token used to confirm", "/notify/confirm", seal(testReaderSecret, notify.PurposeUnsubscribe, "blog", time.Time{}), "not valid"},
+		{"other secret", "/notify/unsubscribe", seal([]byte("another-secret-0123456789abcdef0"), notify.PurposeUnsubscribe, "blog", time.Time{}), "not valid"},
+		{"site gone", "/notify/confirm", seal(testReaderSecret, notify.PurposeConfirm, "gone", now.Add(time.Hour)), "not valid"},
+		{"expired", "/notify/confirm", seal(testReaderSecret, notify.PurposeConfirm, "blog", now.Add(-time.Minute)), "expired"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q := "?t=" + url.QueryEscape(tc.token)
+			for _, r := range []response{
+				s.do(t, http.MethodGet, tc.path+q, "", nil, nil),
+				s.do(t, http.MethodPost, tc.path+q, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"), nil),
+				s.do(t, http.MethodPost, tc.path, "application/x-www-form-urlencoded", strings.NewReader(url.Values{"t": {tc.token}}.Encode()), nil),
+			} {
+				checkReaderPage(t, r, http.StatusBadRequest)
+				if !strings.Contains(string(r.body), tc.want) {
+					t.Errorf("page does not say %q:\n%s", tc.want, r.body)
+				}
+				if strings.Contains(string(r.body), "<script>") || strings.Contains(string(r.body), "<form") {
+					t.Errorf("bad-link page has a form or the token's markup:\n%s", r.body)
+				}
+			}
+			for _, site := range []string{"blog", "other", "gone"} {
+				if got := s.readerState(t, site, "reader@example.org"); got != comment.ReaderUnknown {
+					t.Errorf("state on %s = %q after a bad link, want unknown", site, got)
+				}
+			}
+		})
+	}
+}
+
+// TestNotifyRepliesIdempotency: a retry with the same Idempotency-Key that
+// changes notify_replies is another submission, refused as such.
+func TestNotifyRepliesIdempotency(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	v := with(valid(), "email", "idem@example.org", "notify_replies", true)
+	post := func(v map[string]any) response {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.do(t, http.MethodPost, "/api/v1/sites/blog/comments", "application/json", bytes.NewReader(b),
+			map[string]string{"Idempotency-Key": "notify-key-0123456789"})
+	}
+	if r := post(v); r.status != http.StatusCreated {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	if r := post(v); r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("same retry: %d %s", r.status, r.body)
+	}
+	r := post(with(v, "notify_replies", false))
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "idempotency_key") {
+		t.Fatalf("retry with the box unticked: %d %s", r.status, r.body)
+	}
+}
