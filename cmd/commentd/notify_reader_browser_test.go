@@ -70,7 +70,9 @@ func TestNotifyReaderInBrowser(t *testing.T) {
 	}
 	expectProblems(t, problems)
 
-	// The confirmation link, as the email carries it.
+	// The confirmation link, as the email carries it, once the worker has
+	// asked for the confirmation (a confirm link needs that record).
+	eventually(t, 20*time.Second, "the confirmation request", func() bool { return readerState(t, db, "demo", reader) == "unconfirmed" })
 	link := notify.ConfirmURL(origin, []byte(readerTestSecret), "demo", reader, time.Now())
 	do(t, ctx, "open the confirmation link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("button[type=submit]")))
 	if got := text(t, ctx, "h1"); got != "Confirm reply notifications" {
@@ -111,6 +113,17 @@ func TestNotifyReaderInBrowser(t *testing.T) {
 	do(t, ctx, "open the unsubscribe link", chromedp.Navigate(unsub), chromedp.WaitVisible(chromedp.CSS("h1")))
 	if got := text(t, ctx, "h1"); got != "Unsubscribed" {
 		t.Errorf("unsubscribe page of an unsubscribed address: title %q", got)
+	}
+	// Its button sends reply notifications again: the form posts to the
+	// page's own URL, which the page's policy (form-action 'self') allows.
+	do(t, ctx, "press Send me reply notifications again",
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitNotPresent(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if got := text(t, ctx, "h1"); got != "Reply notifications confirmed" {
+		t.Errorf("title after resubscribing = %q", got)
+	}
+	if got := readerState(t, db, "demo", reader); got != "confirmed" {
+		t.Errorf("state after resubscribing = %q, want confirmed", got)
 	}
 
 	// A tampered link: one character of the token changed.

@@ -146,10 +146,16 @@ func TestNotifyReaderLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The confirmation carries an unsubscribe link too ("never email me
+	// from this site"), in the text and the List-Unsubscribe headers.
+	if lu := strings.Trim(confirm.header.Get("List-Unsubscribe"), "<>"); !strings.Contains(lu, "/notify/unsubscribe?t=") ||
+		!strings.Contains(confirm.text, lu) || confirm.header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Errorf("confirmation email's List-Unsubscribe %q is not its unsubscribe link:\n%s", lu, confirm.text)
+	}
 
 	// Following the link shows a button and changes nothing.
 	r := in.call(t, "GET", u.RequestURI(), nil, nil)
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), `action="/notify/confirm"`) ||
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `<form method="post">`) ||
 		!strings.Contains(string(r.body), "r***@example.org") {
 		t.Fatalf("confirm page: %d\n%s", r.status, r.body)
 	}
@@ -215,14 +221,18 @@ func TestNotifyReaderLoop(t *testing.T) {
 		t.Fatalf("state after one-click = %q", got)
 	}
 
-	// Another approved reply: the reader hears nothing. A held comment
-	// submitted after it, whose moderators' email comes once the jobs
-	// before it are done, marks when the worker has been through it.
+	// Another approved reply: the reader hears nothing; nor when the box
+	// is ticked again with the unsubscribed address (no new confirmation
+	// request). A held comment submitted after them, whose moderators'
+	// email comes once the jobs before it are done, marks when the worker
+	// has been through them.
 	second, _ := postReaderComment(t, in, "ledger", with("name", "Tom", "email", "tom@example.net",
 		"body", "They did in 1953, holdme.", "parent_id", parent))
 	if r := in.mod(t, "POST", "/comments/"+second+"/approve"); r.status != http.StatusOK {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
+	postReaderComment(t, in, "ledger", with("name", "Rita", "email", reader,
+		"body", "And the neap tides?", "notify_replies", true))
 	marker, _ := postReaderComment(t, in, "ledger", with("name", "Una", "email", "una@example.net", "body", "Marker, holdme."))
 	eventually(t, 20*time.Second, "the moderators' email about the marker", func() bool {
 		for _, m := range mailsTo(mail, "mod@example.org") {

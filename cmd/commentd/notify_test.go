@@ -618,27 +618,42 @@ func TestNotifyTwoInstancesSendOncePostgres(t *testing.T) {
 
 // TestNotifyWarnsOfWildcardLinks: with notifications configured, no
 // public_url and a listen address naming no host, the start logs a
-// warning; with public_url set it does not.
+// warning; with public_url set it does not. With email configured and
+// links that are not https, it warns that one-click unsubscribe links
+// should be https.
 func TestNotifyWarnsOfWildcardLinks(t *testing.T) {
-	const warning = "public_url is not set"
+	const (
+		wildcard = "public_url is not set"
+		plain    = "one-click unsubscribe"
+	)
 	yaml := notifyYAML(testenv.UniqueName("w"), "smtp_url: smtp://127.0.0.1:2525?tls=none", "emails: [mod@example.org]")
 	for _, tt := range []struct {
-		name, publicURL string
-		want            bool
+		name, publicURL       string
+		wantWildcard, wantTLS bool
 	}{
-		{"no public_url", "", true},
-		{"public_url", "https://comments.example", false},
+		{"no public_url", "", true, true},
+		{"https public_url", "https://comments.example", false, false},
+		{"http public_url", "http://comments.example", false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			in := start(t, setup{yaml: yaml, env: map[string]string{"COMMENTD_LISTEN": "0.0.0.0:0",
 				"COMMENTD_PUBLIC_URL": tt.publicURL, "COMMENTD_ADMIN_TOKEN": "notify-test-admin-token"}})
-			if tt.want {
-				eventually(t, 10*time.Second, "the warning logged", func() bool { return strings.Contains(in.stderr.String(), warning) })
-				return
+			for _, w := range []struct {
+				text string
+				want bool
+			}{{wildcard, tt.wantWildcard}, {plain, tt.wantTLS}} {
+				if w.want {
+					eventually(t, 10*time.Second, "the warning "+w.text, func() bool { return strings.Contains(in.stderr.String(), w.text) })
+				}
 			}
 			time.Sleep(time.Second) // the log is written out every 100 ms
-			if strings.Contains(in.stderr.String(), warning) {
-				t.Errorf("warning logged with public_url set:\n%s", in.stderr.String())
+			for _, w := range []struct {
+				text string
+				want bool
+			}{{wildcard, tt.wantWildcard}, {plain, tt.wantTLS}} {
+				if !w.want && strings.Contains(in.stderr.String(), w.text) {
+					t.Errorf("warning %q logged:\n%s", w.text, in.stderr.String())
+				}
 			}
 		})
 	}

@@ -314,6 +314,10 @@ func startNotify(ctx context.Context, jobs *sync.WaitGroup, cfg config.Config, s
 		log.Warn("public_url is not set and the listen address names no host: links in notifications "+
 			"start with base, which readers and moderators cannot open; set public_url", "base", base)
 	}
+	if cfg.Notify.SMTPURL != "" && !strings.HasPrefix(strings.ToLower(base), "https://") {
+		log.Warn("the links in notification emails are not https: mail clients may refuse one-click unsubscribe "+
+			"(RFC 8058 asks for https); set public_url to an https URL", "base", base)
+	}
 	jobs.Go(func() { w.Run(ctx) })
 	return nil
 }

@@ -88,9 +88,15 @@ type NotifyDelivery struct {
 type ConfirmRequest struct {
 	SiteID     string
 	EmailLower string
-	At         time.Time
+	// CommentID is the comment that asked for reply notifications: the
+	// request is written only while that comment still asks for them from
+	// this address (an erasure may have scrubbed or deleted it since it
+	// was read).
+	CommentID string
+	At        time.Time
 	// NotSince: the confirmation is written only if none was asked of
-	// the address since this time (and the address is not confirmed).
+	// the address since this time (and the address has no state yet or is
+	// unconfirmed).
 	NotSince time.Time
 }
 
@@ -98,13 +104,20 @@ type ConfirmRequest struct {
 type JobOutcome struct {
 	JobID int64
 	// Deliveries are inserted, except those that repeat one already
-	// stored (same kind, comment, channel and recipient).
+	// stored (same kind, comment, channel and recipient), and except
+	// reader emails no longer called for when they are written: a
+	// NotifyConfirm delivery only while its comment has NotifyReplies and
+	// the recipient's address (lower-cased), a NotifyReply delivery only
+	// while the reply's parent does. So an erasure that commits after the
+	// comment was read leaves nothing to write.
 	Deliveries []NotifyDelivery
 	// Confirm, when set, goes with the one NotifyConfirm delivery among
-	// Deliveries: both are written only if the address is not confirmed
-	// and no confirmation was asked of it since Confirm.NotSince; then its
-	// state becomes unconfirmed (from unsubscribed too: the reader asked
-	// again) and its confirm_sent_at Confirm.At.
+	// Deliveries: both are written only if its comment still asks for
+	// replies from the address, the address has no state on the site or
+	// is unconfirmed (a confirmed address needs none; an unsubscribed one
+	// asked for no more email and is not asked again), and no confirmation
+	// was asked of it since Confirm.NotSince; then its state is
+	// unconfirmed and its confirm_sent_at Confirm.At.
 	Confirm *ConfirmRequest
 }
 

@@ -259,7 +259,10 @@ func (c Config) IsPostgres() bool {
 }
 
 // OffersReplies reports whether readers of siteID may ask to be told of
-// replies: an SMTP server is configured and the site does not turn it off.
+// replies: an SMTP server is configured, the site is in the configuration
+// (the notification worker tells only of those: a site created only
+// through the admin API gets no notifications), and it does not turn them
+// off.
 func (c Config) OffersReplies(siteID string) bool {
 	if c.Notify.SMTPURL == "" {
 		return false
@@ -269,7 +272,7 @@ func (c Config) OffersReplies(siteID string) bool {
 			return s.Notify.Replies == nil || *s.Notify.Replies
 		}
 	}
-	return true
+	return false
 }
 
 // TrustedPrefixes returns TrustedProxies parsed (they are validated by Load).

@@ -69,6 +69,11 @@ sites:
 	if c.OffersReplies("b") {
 		t.Error("OffersReplies(b) = true, want false (replies: false)")
 	}
+	// A site not in the configuration (created through the admin API) is
+	// not told of by the worker: its box would promise mail never sent.
+	if c.OffersReplies("not-configured") {
+		t.Error("OffersReplies(not-configured) = true, want false (no such site in the config)")
+	}
 }
 
 func TestNotifyInvalid(t *testing.T) {

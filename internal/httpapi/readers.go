@@ -22,7 +22,11 @@ import (
 // links changes nothing, and the POST of that button acts. The unsubscribe
 // POST is also what a mail client sends for RFC 8058 one-click
 // unsubscription (body "List-Unsubscribe=One-Click", the token in the
-// query), so it needs no cookie or CSRF token.
+// query), so it needs no cookie or CSRF token. An unsubscribed address is
+// sent nothing more from the site, not even a confirmation request; the
+// unsubscribe page then offers to send reply notifications again (the
+// same POST with resubscribe=1), which confirms the address at once: the
+// token shows the reader holds the mailbox.
 
 // replyOffer reports whether a site offers readers reply notifications.
 type replyOffer func(siteID string) bool
@@ -30,13 +34,18 @@ type replyOffer func(siteID string) bool
 // by reports whether siteID offers them; a nil replyOffer offers none.
 func (o replyOffer) by(siteID string) bool { return o != nil && o(siteID) }
 
+// readerCSP is the strict policy of every page, with the pages' forms
+// allowed to post only to this server.
+const readerCSP = strictCSP + "; form-action 'self'"
+
 // readerPageHeaders adds to the strict policy of every page what pages
-// reached through a secret link need: no Referer that could carry the
-// link, and no place in search engines.
+// reached through a secret link need: forms that post only here, no
+// Referer that could carry the link, and no place in search engines.
 func readerPageHeaders() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
+			h.Set(echo.HeaderContentSecurityPolicy, readerCSP)
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("X-Robots-Tag", "noindex, nofollow")
 			return next(c)
@@ -53,11 +62,14 @@ type readerPage struct {
 	Form    *readerForm // nil: no button
 }
 
-// readerForm is the one-button form of a reader's page.
+// readerForm is the one-button form of a reader's page. It posts to the
+// page's own URL, query and all.
 type readerForm struct {
-	Action string
 	Token  string
 	Button string
+	// Resubscribe adds the field resubscribe=1 (the unsubscribe page's
+	// "send me reply notifications again").
+	Resubscribe bool
 }
 
 // readerLink is an opened token with the site it names.
@@ -70,6 +82,10 @@ type readerLink struct {
 // errBadReaderLink is what openReaderLink answers for a token that does
 // not open, or names a site that no longer exists.
 var errBadReaderLink = errors.New("bad reader link")
+
+// errStaleReaderLink is a genuine link to confirm an address of which
+// there is no record any more (its data was erased), or was never one.
+var errStaleReaderLink = errors.New("reader link no longer valid")
 
 // openReaderLink opens token for purpose and looks up its site. It returns
 // notify.ErrExpiredToken for a genuine but expired token, errBadReaderLink
@@ -113,21 +129,24 @@ func handleReaderPage(readers comment.ReaderStore, svc *moderation.Service, secr
 		switch {
 		case purpose == notify.PurposeConfirm && state == comment.ReaderConfirmed:
 			page = confirmedPage(link, true)
+		case purpose == notify.PurposeConfirm && state == comment.ReaderUnknown:
+			return readerFailure(c, pages, purpose, errStaleReaderLink, log)
 		case purpose == notify.PurposeConfirm:
 			page = readerPage{
 				Title: "Confirm reply notifications",
 				Message: "Confirm that " + link.masked + " should get an email when a reply to one of your comments on " +
 					link.site.Name + " is published.",
 				Detail: "Each email has a link to stop them.",
-				Form:   &readerForm{Action: "/notify/confirm", Token: token, Button: "Confirm"},
+				Form:   &readerForm{Token: token, Button: "Confirm"},
 			}
 		case state == comment.ReaderUnsubscribed:
-			page = unsubscribedPage(link, true)
+			page = unsubscribedPage(link, token, true)
 		default:
 			page = readerPage{
-				Title:   "Stop reply notifications",
-				Message: "Stop the emails to " + link.masked + " about replies to your comments on " + link.site.Name + "?",
-				Form:    &readerForm{Action: "/notify/unsubscribe", Token: token, Button: "Unsubscribe"},
+				Title: "Stop reply notifications",
+				Message: "Stop all emails to " + link.masked + " from " + link.site.Name +
+					": replies to your comments, and requests to confirm the address?",
+				Form: &readerForm{Token: token, Button: "Unsubscribe"},
 			}
 		}
 		return pages.render(c, http.StatusOK, "notify.html", page)
@@ -135,9 +154,12 @@ func handleReaderPage(readers comment.ReaderStore, svc *moderation.Service, secr
 }
 
 // handleReaderAction confirms or unsubscribes the address of a reader's
-// link. The token comes from the query (a one-click POST to the link
+// link, or, for an unsubscribe link posted with resubscribe=1, confirms it
+// again. The token comes from the query (a one-click POST to the link
 // itself) or from the form's field "t". Doing it again changes nothing
 // and answers as the first time did, but for saying it was done already.
+// Confirming an address of which there is no record (erased since the
+// link was sent) answers 400: the link is no longer valid.
 func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, secret []byte, pages *pageRenderer, purpose string, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -150,9 +172,13 @@ func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, se
 		if err != nil {
 			return readerFailure(c, pages, purpose, err, log)
 		}
+		confirm := purpose == notify.PurposeConfirm || c.Request().PostFormValue("resubscribe") == "1"
 		var prev comment.ReaderState
-		if purpose == notify.PurposeConfirm {
+		if confirm {
 			prev, err = readers.ConfirmReader(ctx, link.site.ID, link.email, at.UTC().Truncate(time.Microsecond))
+			if err == nil && prev == comment.ReaderUnknown {
+				err = errStaleReaderLink
+			}
 		} else {
 			prev, err = readers.UnsubscribeReader(ctx, link.site.ID, link.email, at.UTC().Truncate(time.Microsecond))
 		}
@@ -162,10 +188,10 @@ func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, se
 		if err != nil {
 			return readerFailure(c, pages, purpose, err, log)
 		}
-		if purpose == notify.PurposeConfirm {
+		if confirm {
 			return pages.render(c, http.StatusOK, "notify.html", confirmedPage(link, prev == comment.ReaderConfirmed))
 		}
-		return pages.render(c, http.StatusOK, "notify.html", unsubscribedPage(link, prev == comment.ReaderUnsubscribed))
+		return pages.render(c, http.StatusOK, "notify.html", unsubscribedPage(link, token, prev == comment.ReaderUnsubscribed))
 	}
 }
 
@@ -183,16 +209,20 @@ func confirmedPage(link readerLink, already bool) readerPage {
 	return p
 }
 
-func unsubscribedPage(link readerLink, already bool) readerPage {
+// unsubscribedPage says that the address gets nothing more from the site
+// and offers, with the unsubscribe token, to send reply notifications
+// again.
+func unsubscribedPage(link readerLink, token string, already bool) readerPage {
 	p := readerPage{
-		Title:   "Unsubscribed",
-		Message: link.masked + " will get no more emails about replies to your comments on " + link.site.Name + ".",
-		Detail: "To get them again, tick \u201cNotify me of replies by email\u201d when you next comment, " +
-			"and confirm the address from the email that follows.",
+		Title: "Unsubscribed",
+		Message: link.masked + " will get no more emails from " + link.site.Name +
+			": no replies to your comments, and no requests to confirm the address.",
+		Detail: "Changed your mind? This button turns reply notifications back on for " + link.masked + ".",
+		Form:   &readerForm{Token: token, Button: "Send me reply notifications again", Resubscribe: true},
 	}
 	if already {
-		p.Message = link.masked + " was already unsubscribed: it gets no emails about replies to your comments on " +
-			link.site.Name + "."
+		p.Message = link.masked + " was already unsubscribed: it gets no emails from " + link.site.Name +
+			", neither replies to your comments nor requests to confirm the address."
 	}
 	return p
 }
@@ -210,6 +240,11 @@ func readerFailure(c echo.Context, pages *pageRenderer, purpose string, err erro
 	case errors.Is(err, notify.ErrExpiredToken):
 		return pages.render(c, http.StatusBadRequest, "notify.html", readerPage{
 			Title: "This link has expired", Message: "The link you followed is no longer valid.", Detail: again, Error: true,
+		})
+	case errors.Is(err, errStaleReaderLink):
+		return pages.render(c, http.StatusBadRequest, "notify.html", readerPage{
+			Title: "This link is no longer valid", Message: "There is nothing to confirm for this address any more.",
+			Detail: "To get reply notifications, post a comment with \u201cNotify me of replies by email\u201d ticked.", Error: true,
 		})
 	case errors.Is(err, errBadReaderLink):
 		return pages.render(c, http.StatusBadRequest, "notify.html", readerPage{

@@ -53,7 +53,11 @@ func TestSubmitNotifyReplies(t *testing.T) {
 		{"json true, site does not offer it", "other", false, true, false},
 		{"form ticked", "blog", true, "1", true},
 		{"form ticked as on", "blog", true, "on", true},
+		{"form ticked as TRUE", "blog", true, "TRUE", true},
 		{"form unticked", "blog", true, nil, false},
+		{"form unticked as off", "blog", true, "off", false},
+		{"form unticked as 0", "blog", true, "0", false},
+		{"form unticked as empty", "blog", true, "", false},
 		{"form ticked, site does not offer it", "other", true, "1", false},
 	}
 	for i, tc := range cases {
@@ -92,6 +96,27 @@ func TestSubmitNotifyReplies(t *testing.T) {
 			t.Errorf("fields = %v", body.Fields)
 		}
 	})
+	// A form value that is neither ticked nor unticked is a field error,
+	// reported with the other fields' errors, not read as ticked.
+	for _, val := range []string{"yes", "2", "no", "checked"} {
+		t.Run("form value "+val, func(t *testing.T) {
+			email := "notify-form-" + val + "@example.org"
+			f := url.Values{}
+			for k, v := range with(valid(), "email", email, "notify_replies", val, "name", "") {
+				f.Set(k, v.(string))
+			}
+			r := s.postForm(t, "blog", f)
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422; body %s", r.status, r.body)
+			}
+			// The form comes back with both errors marked.
+			for _, want := range []string{"This must be true or false.", "Please enter your name."} {
+				if !strings.Contains(string(r.body), want) {
+					t.Errorf("form page lacks %q:\n%s", want, r.body)
+				}
+			}
+		})
+	}
 }
 
 // notifyBox matches the "notify me of replies" checkbox, capturing
@@ -158,6 +183,41 @@ func (s *testServer) readerState(t *testing.T, site, email string) comment.Reade
 	return st
 }
 
+// askConfirm submits a comment by email on the blog asking for reply
+// notifications and records the confirmation request the notification
+// worker would: the address is then unconfirmed.
+func (s *testServer) askConfirm(t *testing.T, email string) {
+	t.Helper()
+	ctx := context.Background()
+	if r := s.postJSON(t, "blog", with(valid(), "email", email, "notify_replies", true)); r.status != http.StatusCreated {
+		t.Fatalf("submit: status %d, body %s", r.status, r.body)
+	}
+	c := s.storedByEmail(t, email)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	jobs, err := s.store.ClaimNotifyJobs(ctx, now, now.Add(time.Minute), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []comment.JobOutcome
+	for _, j := range jobs {
+		o := comment.JobOutcome{JobID: j.ID}
+		if j.Kind == comment.NotifyConfirm && j.CommentID == c.ID {
+			o.Confirm = &comment.ConfirmRequest{SiteID: "blog", EmailLower: strings.ToLower(email), CommentID: c.ID, At: now, NotSince: now.Add(-24 * time.Hour)}
+		}
+		outcomes = append(outcomes, o)
+	}
+	if _, err := s.store.FinishNotifyJobs(ctx, outcomes); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.readerState(t, "blog", email); got != comment.ReaderUnconfirmed {
+		t.Fatalf("state after the confirmation request = %q, want unconfirmed", got)
+	}
+}
+
+// readerFormRE matches the one form of a reader's page: it posts to the
+// page's own URL (no action), nowhere else.
+var readerFormRE = regexp.MustCompile(`<form method="post">`)
+
 // checkReaderPage checks what every page of a reader's link must be.
 func checkReaderPage(t *testing.T, r response, status int) {
 	t.Helper()
@@ -167,7 +227,7 @@ func checkReaderPage(t *testing.T, r response, status int) {
 	h := r.header
 	for k, want := range map[string]string{
 		"Content-Type":            "text/html; charset=UTF-8",
-		"Content-Security-Policy": strictCSP,
+		"Content-Security-Policy": strictCSP + "; form-action 'self'",
 		"X-Content-Type-Options":  "nosniff",
 		"Referrer-Policy":         "no-referrer",
 		"Cache-Control":           "no-store",
@@ -181,12 +241,16 @@ func checkReaderPage(t *testing.T, r response, status int) {
 	if strings.Contains(body, "reader@example.org") || strings.Contains(body, "eader@") {
 		t.Errorf("page shows the address:\n%s", r.body)
 	}
+	if strings.Contains(body, "<form") && len(readerFormRE.FindAllString(body, -1)) != strings.Count(body, "<form") {
+		t.Errorf("a form posts elsewhere than the page's own URL:\n%s", r.body)
+	}
 }
 
 func TestReaderConfirmLink(t *testing.T) {
 	s := newTestServer(t, serverOpts{offers: blogOffers})
 	now := time.Now()
 	tok := notify.SealReaderToken(testReaderSecret, notify.PurposeConfirm, "blog", "Reader@Example.org", now.Add(time.Hour))
+	s.askConfirm(t, "Reader@Example.org")
 	u := notify.ConfirmURL(s.URL, testReaderSecret, "blog", "Reader@Example.org", now)
 	if !strings.HasPrefix(u, s.URL+"/notify/confirm?t=") {
 		t.Fatalf("ConfirmURL = %q", u)
@@ -200,13 +264,13 @@ func TestReaderConfirmLink(t *testing.T) {
 	r := s.do(t, http.MethodGet, strings.TrimPrefix(u, s.URL), "", nil, nil)
 	checkReaderPage(t, r, http.StatusOK)
 	page := string(r.body)
-	for _, want := range []string{"r***@example.org", "Blog", `<form method="post" action="/notify/confirm">`, `<button class="commentd-button" type="submit">Confirm</button>`} {
+	for _, want := range []string{"r***@example.org", "Blog", `<form method="post">`, `<button class="commentd-button" type="submit">Confirm</button>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("confirm page lacks %q:\n%s", want, page)
 		}
 	}
-	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnknown {
-		t.Fatalf("state after GET = %q, want unknown", got)
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnconfirmed {
+		t.Fatalf("state after GET = %q, want unconfirmed", got)
 	}
 
 	// The button: the token in the form's field.
@@ -239,6 +303,7 @@ func TestReaderConfirmLink(t *testing.T) {
 func TestReaderUnsubscribeLink(t *testing.T) {
 	s := newTestServer(t, serverOpts{offers: blogOffers})
 	ctx := context.Background()
+	s.askConfirm(t, "reader@example.org")
 	if _, err := s.store.ConfirmReader(ctx, "blog", "reader@example.org", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +312,7 @@ func TestReaderUnsubscribeLink(t *testing.T) {
 
 	r := s.do(t, http.MethodGet, path, "", nil, nil)
 	checkReaderPage(t, r, http.StatusOK)
-	for _, want := range []string{"r***@example.org", `action="/notify/unsubscribe"`, ">Unsubscribe</button>"} {
+	for _, want := range []string{"r***@example.org", `<form method="post">`, ">Unsubscribe</button>"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("unsubscribe page lacks %q:\n%s", want, r.body)
 		}
@@ -265,6 +330,13 @@ func TestReaderUnsubscribeLink(t *testing.T) {
 	checkReaderPage(t, r, http.StatusOK)
 	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnsubscribed {
 		t.Fatalf("state after one-click = %q, want unsubscribed", got)
+	}
+	// The page offers to send reply notifications again, with the same
+	// token, to the same URL.
+	for _, want := range []string{`<form method="post">`, `name="resubscribe" value="1"`, "Send me reply notifications again"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("unsubscribed page lacks %q:\n%s", want, r.body)
+		}
 	}
 	r = oneClick("application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"))
 	checkReaderPage(t, r, http.StatusOK)
@@ -287,12 +359,60 @@ func TestReaderUnsubscribeLink(t *testing.T) {
 		t.Errorf("state of an unknown address after one-click = %q, want unsubscribed", got)
 	}
 
-	// Confirming again (a reader who asked anew) makes it confirmed.
+	// "Send me reply notifications again": the unsubscribe page's button.
+	r = s.do(t, http.MethodGet, path, "", nil, nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), `name="resubscribe" value="1"`) || !strings.Contains(string(r.body), "already unsubscribed") {
+		t.Errorf("page of an unsubscribed address:\n%s", r.body)
+	}
+	r = s.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", strings.NewReader("resubscribe=1"), nil)
+	checkReaderPage(t, r, http.StatusOK)
+	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderConfirmed {
+		t.Errorf("state after resubscribing = %q, want confirmed", got)
+	}
+	if !strings.Contains(string(r.body), "Reply notifications confirmed") {
+		t.Errorf("resubscribed page:\n%s", r.body)
+	}
+	// An unsubscribed address is confirmed by its confirm link too (the
+	// reader holds the mailbox either way).
+	if _, err := s.store.UnsubscribeReader(ctx, "blog", "reader@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	tok := notify.SealReaderToken(testReaderSecret, notify.PurposeConfirm, "blog", "reader@example.org", time.Now().Add(time.Hour))
 	r = s.do(t, http.MethodPost, "/notify/confirm?t="+url.QueryEscape(tok), "application/x-www-form-urlencoded", nil, nil)
 	checkReaderPage(t, r, http.StatusOK)
 	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderConfirmed {
 		t.Errorf("state after confirming again = %q, want confirmed", got)
+	}
+}
+
+// TestReaderConfirmLinkAfterErase: a confirm link of an address of which
+// there is no record (its data was erased after the link was sent) is no
+// longer valid: 400 with a page that says so, and nothing is stored. A
+// resubscribe with an unsubscribe link of such an address likewise.
+func TestReaderConfirmLinkAfterErase(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	ctx := context.Background()
+	s.askConfirm(t, "reader@example.org")
+	if _, err := s.store.ErasePersonalData(ctx, "reader@example.org", false, comment.AuditEntry{At: time.Now(), Actor: "test",
+		Action: comment.AuditGDPRErase, Subject: "erase"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := notify.SealReaderToken(testReaderSecret, notify.PurposeConfirm, "blog", "reader@example.org", time.Now().Add(time.Hour))
+	unsub := notify.UnsubscribeURL("", testReaderSecret, "blog", "reader@example.org")
+	for _, r := range []response{
+		s.do(t, http.MethodGet, "/notify/confirm?t="+url.QueryEscape(tok), "", nil, nil),
+		s.do(t, http.MethodPost, "/notify/confirm?t="+url.QueryEscape(tok), "application/x-www-form-urlencoded", nil, nil),
+		s.do(t, http.MethodPost, "/notify/confirm", "application/x-www-form-urlencoded", strings.NewReader(url.Values{"t": {tok}}.Encode()), nil),
+		s.do(t, http.MethodPost, unsub, "application/x-www-form-urlencoded", strings.NewReader("resubscribe=1"), nil),
+	} {
+		checkReaderPage(t, r, http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "This link is no longer valid") || strings.Contains(string(r.body), "<form") {
+			t.Errorf("page:\n%s", r.body)
+		}
+		if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnknown {
+			t.Fatalf("state = %q, want unknown (nothing stored)", got)
+		}
 	}
 }
 

@@ -210,13 +210,16 @@ func mergeFieldErrors(first, second error) error {
 }
 
 // decodeForm fills req from an urlencoded body. Only the first value of each
-// field counts. A checkbox (a bool field) is ticked when its field is sent
-// with any value but "", "0", "false" or "off".
+// field counts. A checkbox (a bool field) is unticked when its field is
+// absent or "", "0", "false" or "off", and ticked when it is "1", "on" or
+// "true" (in any case); any other value is a field error on it, reported
+// after every field is filled, as for JSON of the wrong type.
 func decodeForm(raw []byte, req *submitRequest) error {
 	form, err := url.ParseQuery(string(raw))
 	if err != nil {
 		return &badRequest{msg: "The form data could not be decoded."}
 	}
+	var bad error
 	rv := reflect.ValueOf(req).Elem()
 	rt := rv.Type()
 	for i := range rt.NumField() {
@@ -224,14 +227,18 @@ func decodeForm(raw []byte, req *submitRequest) error {
 		if rv.Field(i).Kind() == reflect.Bool {
 			switch strings.ToLower(strings.TrimSpace(form.Get(name))) {
 			case "", "0", "false", "off":
-			default:
+			case "1", "on", "true":
 				rv.Field(i).SetBool(true)
+			default:
+				if bad == nil {
+					bad = comment.Invalid(name, "This must be true or false.")
+				}
 			}
 			continue
 		}
 		rv.Field(i).SetString(form.Get(name))
 	}
-	return nil
+	return bad
 }
 
 // Idempotency-Key: a client may send one with a submission, so that a retry

@@ -162,14 +162,20 @@ func replyEmail(siteName string, reply comment.NotifySubject, unsubscribe string
 }
 
 // confirmEmail asks a reader to confirm their address for reply emails.
-func confirmEmail(siteName string, sub comment.NotifySubject, link string) payload {
+// It carries the unsubscribe link too, in the text and (from the payload)
+// in the List-Unsubscribe headers: an address unsubscribed is sent
+// nothing more from the site, not even another confirmation request.
+func confirmEmail(siteName string, sub comment.NotifySubject, link, unsubscribe string) payload {
 	title := pageTitle(sub.Page)
+	site := oneLine(siteName, 200)
 	var b strings.Builder
-	fmt.Fprintf(&b, "You left a comment on %q on %s and asked to be emailed when someone replies.\n\n", title, oneLine(siteName, 200))
+	fmt.Fprintf(&b, "You left a comment on %q on %s and asked to be emailed when someone replies.\n\n", title, site)
 	fmt.Fprintf(&b, "To confirm this address, open this link (it works for 7 days):\n%s\n\n", link)
-	fmt.Fprintf(&b, "If you did not ask for this, ignore this email: nothing more will be sent to you.\n")
+	fmt.Fprintf(&b, "If you did not ask for this, ignore this email: no reply notifications are sent to an address until it is confirmed.\n\n")
+	fmt.Fprintf(&b, "Never email me from %s (no more confirmation requests either):\n%s\n", site, unsubscribe)
 	return payload{
-		Subject: fmt.Sprintf("[%s] Confirm email notifications of replies", oneLine(siteName, 80)),
-		Text:    b.String(),
+		Subject:     fmt.Sprintf("[%s] Confirm email notifications of replies", oneLine(siteName, 80)),
+		Text:        b.String(),
+		Unsubscribe: unsubscribe,
 	}
 }

@@ -266,7 +266,8 @@ func (w *Worker) planReply(ctx context.Context, sub comment.NotifySubject, site 
 
 // planConfirm asks the author of a comment that ticked "notify me of
 // replies" to confirm the address. The store writes it only if the
-// address is not confirmed and was not asked within confirmEvery.
+// comment still asks for replies from the address, the address is neither
+// confirmed nor unsubscribed, and it was not asked within confirmEvery.
 func (w *Worker) planConfirm(sub comment.NotifySubject, site Site, siteName string) comment.JobOutcome {
 	c := sub.Comment
 	if w.mailer == nil || !site.Replies || !c.NotifyReplies || c.AuthorEmail == "" ||
@@ -275,14 +276,15 @@ func (w *Worker) planConfirm(sub comment.NotifySubject, site Site, siteName stri
 	}
 	now := w.now().UTC().Truncate(time.Microsecond)
 	link := ConfirmURL(w.opt.BaseURL, w.opt.Secret, c.SiteID, c.AuthorEmail, now)
-	d, err := w.newDelivery(comment.NotifyConfirm, comment.ChannelEmail, c, c.AuthorEmail, confirmEmail(siteName, sub, link), now)
+	unsubscribe := UnsubscribeURL(w.opt.BaseURL, w.opt.Secret, c.SiteID, c.AuthorEmail)
+	d, err := w.newDelivery(comment.NotifyConfirm, comment.ChannelEmail, c, c.AuthorEmail, confirmEmail(siteName, sub, link, unsubscribe), now)
 	if err != nil {
 		return comment.JobOutcome{}
 	}
 	return comment.JobOutcome{
 		Deliveries: []comment.NotifyDelivery{d},
 		Confirm: &comment.ConfirmRequest{
-			SiteID: c.SiteID, EmailLower: strings.ToLower(c.AuthorEmail), At: now, NotSince: now.Add(-confirmEvery),
+			SiteID: c.SiteID, EmailLower: strings.ToLower(c.AuthorEmail), CommentID: c.ID, At: now, NotSince: now.Add(-confirmEvery),
 		},
 	}
 }

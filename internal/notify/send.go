@@ -128,9 +128,11 @@ func (e *sendError) Unwrap() error { return e.err }
 
 // stillCalledFor reports whether a delivery is still wanted: the site is
 // still configured; a held comment is still pending; a reply is still
-// approved, to an address still confirmed, on a site that still offers
-// reply emails; a confirmation request is about a comment still pending
-// or approved, to an address still unconfirmed, on such a site.
+// approved, to the address of a parent that still asks for replies, still
+// confirmed, on a site that still offers reply emails; a confirmation
+// request is about a comment still pending or approved that still asks for
+// replies from the address, still unconfirmed, on such a site. (An erased
+// author's comments ask for nothing and have no address.)
 func (w *Worker) stillCalledFor(ctx context.Context, d comment.NotifyDelivery) (bool, error) {
 	site, ok := w.opt.Sites[d.SiteID]
 	if !ok {
@@ -150,7 +152,17 @@ func (w *Worker) stillCalledFor(ctx context.Context, d comment.NotifyDelivery) (
 	case comment.NotifyHeld:
 		return c.Status == comment.StatusPending, nil
 	case comment.NotifyReply:
-		if c.Status != comment.StatusApproved {
+		if c.Status != comment.StatusApproved || c.ParentID == "" {
+			return false, nil
+		}
+		parent, err := w.opt.Store.Comment(ctx, c.ParentID)
+		if errors.Is(err, comment.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !asksRepliesFrom(parent, d.Recipient) {
 			return false, nil
 		}
 		st, err := w.opt.Store.ReaderState(ctx, d.SiteID, d.Recipient)
@@ -159,10 +171,19 @@ func (w *Worker) stillCalledFor(ctx context.Context, d comment.NotifyDelivery) (
 		if c.Status != comment.StatusPending && c.Status != comment.StatusApproved {
 			return false, nil
 		}
+		if !asksRepliesFrom(c, d.Recipient) {
+			return false, nil
+		}
 		st, err := w.opt.Store.ReaderState(ctx, d.SiteID, d.Recipient)
 		return st == comment.ReaderUnconfirmed, err
 	}
 	return false, nil
+}
+
+// asksRepliesFrom reports whether c asks for reply notifications to be
+// sent to the address to.
+func asksRepliesFrom(c comment.Comment, to string) bool {
+	return c.NotifyReplies && c.AuthorEmail != "" && comment.NormalizeEmail(c.AuthorEmail) == comment.NormalizeEmail(to)
 }
 
 // sendOne tries one delivery and adds the outcome to the round.

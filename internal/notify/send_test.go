@@ -31,6 +31,7 @@ type mailServer struct {
 	mu      sync.Mutex
 	rcptErr *smtp.SMTPError
 	msgs    []string
+	headers []mail.Header // of each of msgs
 	onData  func()
 	addr    string
 }
@@ -49,6 +50,14 @@ func startMailServer(t *testing.T) *mailServer {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return m
+}
+
+// messageHeaders returns the headers of the messages, in the order of
+// messages.
+func (m *mailServer) messageHeaders() []mail.Header {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]mail.Header(nil), m.headers...)
 }
 
 func (m *mailServer) messages() []string {
@@ -92,6 +101,7 @@ func (s *mailSession) Data(r io.Reader) error {
 	}
 	s.m.mu.Lock()
 	s.m.msgs = append(s.m.msgs, string(text))
+	s.m.headers = append(s.m.headers, msg.Header)
 	f := s.m.onData
 	s.m.mu.Unlock()
 	if f != nil {
@@ -237,7 +247,7 @@ func TestSubjectsOneLine(t *testing.T) {
 	subjects := map[string]string{
 		"held":    heldEmail("https://c.example", "Site\nName", sub).Subject,
 		"reply":   replyEmail("Site\r\nName", sub, "https://c.example/u").Subject,
-		"confirm": confirmEmail("Site\u2028Name", sub, "https://c.example/c").Subject,
+		"confirm": confirmEmail("Site\u2028Name", sub, "https://c.example/c", "https://c.example/u").Subject,
 	}
 	subjects["digest"], _ = digestEmail("Site\rName", []payload{{Item: "a"}, {Item: "b"}})
 	for kind, s := range subjects {

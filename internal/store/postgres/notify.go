@@ -96,12 +96,13 @@ func finishNotifyJob(ctx context.Context, tx pgx.Tx, o comment.JobOutcome) (int,
 		if d.Kind == comment.NotifyConfirm && skipConfirm {
 			continue
 		}
+		guard, guardArgs := deliveryGuard(d)
 		tag, err := tx.Exec(ctx, `INSERT INTO notify_deliveries
 			(id, site_id, kind, channel, recipient, comment_id, payload, digest_key, state, attempts, next_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, 'due', 0, $9, $10)
+			SELECT $1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, 'due', 0, $9, $10 WHERE `+guard+`
 			ON CONFLICT (kind, comment_id, channel, recipient) WHERE comment_id <> '' DO NOTHING`,
-			d.ID, d.SiteID, string(d.Kind), string(d.Channel), d.Recipient, d.CommentID, string(d.Payload),
-			d.DigestKey, d.NextAt, d.CreatedAt)
+			append([]any{d.ID, d.SiteID, string(d.Kind), string(d.Channel), d.Recipient, d.CommentID, string(d.Payload),
+				d.DigestKey, d.NextAt, d.CreatedAt}, guardArgs...)...)
 		if err != nil {
 			return 0, err
 		}
@@ -110,18 +111,42 @@ func finishNotifyJob(ctx context.Context, tx pgx.Tx, o comment.JobOutcome) (int,
 	return n, nil
 }
 
-// requestConfirm records that a confirmation is asked of an address, unless
-// it is confirmed or one was asked since c.NotSince; it reports whether it
-// wrote anything. Concurrent requests for one address wait for each other
-// on the row, and only the first writes.
+// deliveryGuard returns the condition (and its arguments after the ten of
+// the insert, where $2 is the site and $6 the comment) under which a
+// delivery is written: a confirmation request while its comment still
+// asks for replies from the recipient's address, a reply email while the
+// reply's parent does. The comment row is locked (FOR SHARE): an erasure,
+// which locks the author's comments first, either waits for this
+// transaction and then deletes what it wrote, or commits first and the
+// condition, read again on the row it left, fails. Held-comment
+// notifications go to moderators and need none.
+func deliveryGuard(d comment.NotifyDelivery) (string, []any) {
+	switch d.Kind {
+	case comment.NotifyConfirm:
+		return `EXISTS (SELECT 1 FROM comments WHERE id = $6 AND site_id = $2 AND notify_replies AND author_email_lower = $11 FOR SHARE)`,
+			[]any{strings.ToLower(d.Recipient)}
+	case comment.NotifyReply:
+		return `EXISTS (SELECT 1 FROM comments r JOIN comments p ON p.id = r.parent_id
+			WHERE r.id = $6 AND p.site_id = $2 AND p.notify_replies AND p.author_email_lower = $11 FOR SHARE OF p)`,
+			[]any{strings.ToLower(d.Recipient)}
+	}
+	return `true`, nil
+}
+
+// requestConfirm records that a confirmation is asked of an address, if
+// its comment still asks for replies from it (the comment row is locked,
+// as in deliveryGuard), the address has no state or is unconfirmed (a
+// confirmed one needs none, an unsubscribed one is not asked again), and
+// none was asked since c.NotSince; it reports whether it wrote anything.
+// Concurrent requests for one address wait for each other on the row, and
+// only the first writes.
 func requestConfirm(ctx context.Context, tx pgx.Tx, c comment.ConfirmRequest) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO reader_addresses AS r (site_id, email_lower, state, confirm_sent_at, changed_at)
-		VALUES ($1, $2, 'unconfirmed', $3, $3)
-		ON CONFLICT (site_id, email_lower) DO UPDATE SET
-			state = 'unconfirmed', confirm_sent_at = excluded.confirm_sent_at,
-			changed_at = CASE WHEN r.state = 'unconfirmed' THEN r.changed_at ELSE excluded.changed_at END
-		WHERE r.state <> 'confirmed' AND coalesce(r.confirm_sent_at, '-infinity') <= $4`,
-		c.SiteID, strings.ToLower(c.EmailLower), c.At, c.NotSince)
+		SELECT $1, $2, 'unconfirmed', $3, $3
+		WHERE EXISTS (SELECT 1 FROM comments WHERE id = $5 AND site_id = $1 AND notify_replies AND author_email_lower = $2 FOR SHARE)
+		ON CONFLICT (site_id, email_lower) DO UPDATE SET confirm_sent_at = excluded.confirm_sent_at
+		WHERE r.state = 'unconfirmed' AND coalesce(r.confirm_sent_at, '-infinity') <= $4`,
+		c.SiteID, strings.ToLower(c.EmailLower), c.At, c.NotSince, c.CommentID)
 	if err != nil {
 		return false, err
 	}

@@ -36,10 +36,12 @@ func (s *Store) ReaderState(ctx context.Context, siteID, email string) (comment.
 	return state, nil
 }
 
-// setReaderState moves the address to state (creating its record) unless
-// it is there already, and returns the state it had. The record is locked
-// while it is read, so that of two concurrent calls the second sees what
-// the first wrote.
+// setReaderState moves the address to state unless it is there already,
+// and returns the state it had. Unsubscribing creates the record if there
+// is none (the reader asks for no email); confirming needs one: an
+// address with no record (never asked for, or erased since) stays so.
+// The record is locked while it is read, so that of two concurrent calls
+// the second sees what the first wrote.
 func (s *Store) setReaderState(ctx context.Context, siteID, email string, state comment.ReaderState, at time.Time) (comment.ReaderState, error) {
 	lower := strings.ToLower(email)
 	var prev comment.ReaderState
@@ -50,6 +52,9 @@ func (s *Store) setReaderState(ctx context.Context, siteID, email string, state 
 		var err error
 		if prev, err = readerState(ctx, tx, siteID, lower, true); err != nil || prev == state {
 			return err
+		}
+		if prev == comment.ReaderUnknown && state == comment.ReaderConfirmed {
+			return nil
 		}
 		// Two first calls for one address may both find no record: the
 		// second then updates the first's, unless it holds that state.

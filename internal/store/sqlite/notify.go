@@ -106,12 +106,13 @@ func finishNotifyJob(ctx context.Context, tx *sql.Tx, o comment.JobOutcome) (int
 		if d.Kind == comment.NotifyConfirm && skipConfirm {
 			continue
 		}
+		guard, guardArgs := deliveryGuard(d)
 		res, err := tx.ExecContext(ctx, `INSERT INTO notify_deliveries
 			(id, site_id, kind, channel, recipient, comment_id, payload, digest_key, state, attempts, next_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'due', 0, ?, ?)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'due', 0, ?, ? WHERE `+guard+`
 			ON CONFLICT (kind, comment_id, channel, recipient) WHERE comment_id <> '' DO NOTHING`,
-			d.ID, d.SiteID, string(d.Kind), string(d.Channel), d.Recipient, d.CommentID, string(d.Payload),
-			d.DigestKey, micros(d.NextAt), micros(d.CreatedAt))
+			append([]any{d.ID, d.SiteID, string(d.Kind), string(d.Channel), d.Recipient, d.CommentID, string(d.Payload),
+				d.DigestKey, micros(d.NextAt), micros(d.CreatedAt)}, guardArgs...)...)
 		if err != nil {
 			return 0, mapErr(err)
 		}
@@ -124,18 +125,38 @@ func finishNotifyJob(ctx context.Context, tx *sql.Tx, o comment.JobOutcome) (int
 	return n, nil
 }
 
-// requestConfirm records that a confirmation is asked of an address, unless
-// it is confirmed or one was asked since c.NotSince; it reports whether it
+// deliveryGuard returns the condition (and its arguments) under which a
+// delivery is written: a confirmation request while its comment still asks
+// for replies from the recipient's address, a reply email while the
+// reply's parent does. Read in the writing transaction, it keeps an
+// erasure that committed after planning read the comment from being
+// undone. Held-comment notifications go to moderators and need none.
+func deliveryGuard(d comment.NotifyDelivery) (string, []any) {
+	switch d.Kind {
+	case comment.NotifyConfirm:
+		return `EXISTS (SELECT 1 FROM comments WHERE id = ? AND site_id = ? AND notify_replies = 1 AND author_email_lower = ?)`,
+			[]any{d.CommentID, d.SiteID, strings.ToLower(d.Recipient)}
+	case comment.NotifyReply:
+		return `EXISTS (SELECT 1 FROM comments r JOIN comments p ON p.id = r.parent_id
+			WHERE r.id = ? AND p.site_id = ? AND p.notify_replies = 1 AND p.author_email_lower = ?)`,
+			[]any{d.CommentID, d.SiteID, strings.ToLower(d.Recipient)}
+	}
+	return `1`, nil
+}
+
+// requestConfirm records that a confirmation is asked of an address, if
+// its comment still asks for replies from it, the address has no state or
+// is unconfirmed (a confirmed one needs none, an unsubscribed one is not
+// asked again), and none was asked since c.NotSince; it reports whether it
 // wrote anything.
 func requestConfirm(ctx context.Context, tx *sql.Tx, c comment.ConfirmRequest) (bool, error) {
 	email := strings.ToLower(c.EmailLower)
 	res, err := tx.ExecContext(ctx, `INSERT INTO reader_addresses (site_id, email_lower, state, confirm_sent_at, changed_at)
-		VALUES (?, ?, 'unconfirmed', ?, ?)
-		ON CONFLICT (site_id, email_lower) DO UPDATE SET
-			state = 'unconfirmed', confirm_sent_at = excluded.confirm_sent_at,
-			changed_at = CASE WHEN reader_addresses.state = 'unconfirmed' THEN reader_addresses.changed_at ELSE excluded.changed_at END
-		WHERE reader_addresses.state <> 'confirmed' AND reader_addresses.confirm_sent_at <= ?`,
-		c.SiteID, email, micros(c.At), micros(c.At), micros(c.NotSince))
+		SELECT ?, ?, 'unconfirmed', ?, ?
+		WHERE EXISTS (SELECT 1 FROM comments WHERE id = ? AND site_id = ? AND notify_replies = 1 AND author_email_lower = ?)
+		ON CONFLICT (site_id, email_lower) DO UPDATE SET confirm_sent_at = excluded.confirm_sent_at
+		WHERE reader_addresses.state = 'unconfirmed' AND reader_addresses.confirm_sent_at <= ?`,
+		c.SiteID, email, micros(c.At), micros(c.At), c.CommentID, c.SiteID, email, micros(c.NotSince))
 	if err != nil {
 		return false, mapErr(err)
 	}

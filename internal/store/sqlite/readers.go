@@ -39,8 +39,10 @@ func (s *Store) ReaderState(ctx context.Context, siteID, email string) (comment.
 	return state, nil
 }
 
-// setReaderState moves the address to state (creating its record) unless
-// it is there already, and returns the state it had.
+// setReaderState moves the address to state unless it is there already,
+// and returns the state it had. Unsubscribing creates the record if there
+// is none (the reader asks for no email); confirming needs one: an
+// address with no record (never asked for, or erased since) stays so.
 func (s *Store) setReaderState(ctx context.Context, siteID, email string, state comment.ReaderState, at time.Time) (comment.ReaderState, error) {
 	lower := strings.ToLower(email)
 	var prev comment.ReaderState
@@ -51,6 +53,9 @@ func (s *Store) setReaderState(ctx context.Context, siteID, email string, state 
 		var err error
 		if prev, err = readerState(ctx, tx, siteID, lower); err != nil || prev == state {
 			return err
+		}
+		if prev == comment.ReaderUnknown && state == comment.ReaderConfirmed {
+			return nil
 		}
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO reader_addresses (site_id, email_lower, state, changed_at) VALUES (?, ?, ?, ?)

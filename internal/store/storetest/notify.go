@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ var notifyTests = []struct {
 	{"ConcurrentClaimNotifyJobs", testConcurrentClaimNotifyJobs},
 	{"FinishNotifyJob", testFinishNotifyJob},
 	{"FinishNotifyJobConfirm", testFinishNotifyJobConfirm},
+	{"NotifyDeliveryGuards", testNotifyDeliveryGuards},
+	{"FinishNotifyJobAfterErase", testFinishNotifyJobAfterErase},
 	{"NotifyDeliveries", testNotifyDeliveries},
 	{"NotifyDigestGroup", testNotifyDigestGroup},
 	{"PurgeNotifyDeliveries", testPurgeNotifyDeliveries},
@@ -293,7 +296,7 @@ func testFinishNotifyJobConfirm(t *testing.T, s comment.Store) {
 		}
 		d := newDelivery(site.ID, comment.NotifyConfirm, c.ID, email, at)
 		n, err := finishJob(ctx, s, comment.JobOutcome{JobID: jobs[0].ID, Deliveries: []comment.NotifyDelivery{d},
-			Confirm: &comment.ConfirmRequest{SiteID: site.ID, EmailLower: email, At: at, NotSince: at.Add(-24 * time.Hour)}})
+			Confirm: &comment.ConfirmRequest{SiteID: site.ID, EmailLower: email, CommentID: c.ID, At: at, NotSince: at.Add(-24 * time.Hour)}})
 		if err != nil {
 			t.Fatalf("FinishNotifyJobs: %v", err)
 		}
@@ -319,6 +322,169 @@ func testFinishNotifyJobConfirm(t *testing.T, s comment.Store) {
 	}
 	if st, err := s.ReaderState(ctx, site.ID, "reader@example.org"); err != nil || st != comment.ReaderConfirmed {
 		t.Errorf("state = %q, %v; want still confirmed", st, err)
+	}
+	// An unsubscribed address is asked nothing any more, however long
+	// after; nor is one unsubscribed before it was ever asked.
+	if _, err := s.UnsubscribeReader(ctx, site.ID, "reader@example.org", now.Add(73*time.Hour)); err != nil {
+		t.Fatalf("UnsubscribeReader: %v", err)
+	}
+	if _, err := s.UnsubscribeReader(ctx, site.ID, "never@example.org", now.Add(73*time.Hour)); err != nil {
+		t.Fatalf("UnsubscribeReader: %v", err)
+	}
+	for i, email := range []string{"reader@example.org", "Never@example.org"} {
+		if n := confirm(email, now.Add(time.Duration(200+i)*time.Hour)); n != 0 {
+			t.Errorf("confirmation of unsubscribed %s wrote %d deliveries, want 0", email, n)
+		}
+		if st, err := s.ReaderState(ctx, site.ID, email); err != nil || st != comment.ReaderUnsubscribed {
+			t.Errorf("state of %s = %q, %v; want still unsubscribed", email, st, err)
+		}
+	}
+}
+
+// carrierJob returns the id of a fresh job (the held job of a new pending
+// comment), to finish with an outcome under test.
+func carrierJob(t *testing.T, s comment.Store, siteID string, at time.Time) int64 {
+	t.Helper()
+	c := mustCreate(t, s, newComment(siteID, "/carrier", at))
+	jobs, err := s.ClaimNotifyJobs(ctxFor(t), at, at.Add(time.Minute), 100)
+	if err != nil {
+		t.Fatalf("ClaimNotifyJobs: %v", err)
+	}
+	for _, j := range jobs {
+		if j.CommentID == c.ID {
+			return j.ID
+		}
+	}
+	t.Fatalf("no job for the carrier comment among %+v", jobs)
+	return 0
+}
+
+// testNotifyDeliveryGuards: readers' emails are written only while the
+// comment they are about asks for them from the recipient's address: a
+// confirmation request, its comment; a reply email, the reply's parent.
+// Moderators' emails need nothing of the kind.
+func testNotifyDeliveryGuards(t *testing.T, s comment.Store) {
+	ctx := ctxFor(t)
+	site := mustSite(t, s)
+	mk := func(parent, email string, notify bool, minutes int) comment.Comment {
+		c := newComment(site.ID, "/g", t0.Add(time.Duration(minutes)*time.Minute))
+		c.AuthorEmail, c.NotifyReplies, c.Status = email, notify, comment.StatusApproved
+		if parent != "" {
+			c.ParentID, c.Depth = parent, 2
+		}
+		return mustCreate(t, s, c)
+	}
+	parent := mk("", "Parent@Example.org", true, 0)
+	reply := mk(parent.ID, "sam@example.net", false, 1)
+	quiet := mk("", "quiet@example.org", false, 2)
+	quietReply := mk(quiet.ID, "sam@example.net", false, 3)
+	now := t0.Add(time.Hour)
+	claimAllJobs(t, s, now) // the jobs of the comments above are not used
+	tests := []struct {
+		name      string
+		kind      comment.NotifyKind
+		commentID string
+		to        string
+		confirm   bool
+		want      int
+	}{
+		{"confirmation to the comment's author", comment.NotifyConfirm, parent.ID, "parent@example.ORG", true, 1},
+		{"confirmation to another address", comment.NotifyConfirm, parent.ID, "other@example.org", true, 0},
+		{"confirmation for a comment not asking", comment.NotifyConfirm, quiet.ID, "quiet@example.org", true, 0},
+		{"confirmation for a missing comment", comment.NotifyConfirm, newID(), "parent@example.org", false, 0},
+		{"reply to the parent's author", comment.NotifyReply, reply.ID, "PARENT@example.org", false, 1},
+		{"reply to the reply's author", comment.NotifyReply, reply.ID, "sam@example.net", false, 0},
+		{"reply to a parent not asking", comment.NotifyReply, quietReply.ID, "quiet@example.org", false, 0},
+		{"reply about a top-level comment", comment.NotifyReply, parent.ID, "parent@example.org", false, 0},
+		{"held comment to a moderator", comment.NotifyHeld, quiet.ID, "mod@example.org", false, 1},
+	}
+	for i, tc := range tests {
+		at := now.Add(time.Duration(i+1) * time.Minute)
+		o := comment.JobOutcome{JobID: carrierJob(t, s, site.ID, at),
+			Deliveries: []comment.NotifyDelivery{newDelivery(site.ID, tc.kind, tc.commentID, tc.to, at)}}
+		if tc.confirm {
+			o.Confirm = &comment.ConfirmRequest{SiteID: site.ID, EmailLower: strings.ToLower(tc.to), CommentID: tc.commentID,
+				At: at, NotSince: at.Add(-24 * time.Hour)}
+		}
+		n, err := finishJob(ctx, s, o)
+		if err != nil {
+			t.Fatalf("%s: FinishNotifyJobs: %v", tc.name, err)
+		}
+		if n != tc.want {
+			t.Errorf("%s: wrote %d deliveries, want %d", tc.name, n, tc.want)
+		}
+		if tc.confirm {
+			want := comment.ReaderUnknown
+			if tc.want == 1 {
+				want = comment.ReaderUnconfirmed
+			}
+			if st, err := s.ReaderState(ctx, site.ID, tc.to); err != nil || st != want {
+				t.Errorf("%s: state = %q, %v; want %q", tc.name, st, err, want)
+			}
+		}
+	}
+}
+
+// testFinishNotifyJobAfterErase: an erasure that commits after a job was
+// planned (the comment read) and before its outcome is written leaves the
+// outcome nothing to write: no state for the address, no email to it,
+// whether the comments were scrubbed or deleted.
+func testFinishNotifyJobAfterErase(t *testing.T, s comment.Store) {
+	for _, deleteComments := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete comments %v", deleteComments), func(t *testing.T) {
+			ctx := ctxFor(t)
+			site := mustSite(t, s)
+			email := "Erased-" + newID() + "@Example.org"
+			asks := newComment(site.ID, "/e", t0)
+			asks.AuthorEmail, asks.NotifyReplies = email, true
+			mustCreate(t, s, asks)
+			parent := newComment(site.ID, "/e", t0.Add(time.Minute))
+			parent.AuthorEmail, parent.NotifyReplies, parent.Status = email, true, comment.StatusApproved
+			mustCreate(t, s, parent)
+			reply := newComment(site.ID, "/e", t0.Add(2*time.Minute))
+			reply.AuthorEmail, reply.Status, reply.ParentID, reply.Depth = "sam@example.net", comment.StatusApproved, parent.ID, 2
+			mustCreate(t, s, reply)
+			now := t0.Add(time.Hour)
+			jobs := claimAllJobs(t, s, now) // planning reads the comments here
+
+			if _, err := s.ErasePersonalData(ctx, email, deleteComments, comment.AuditEntry{At: now, Actor: "user-1",
+				Action: comment.AuditGDPRErase, Subject: comment.EmailSubject(auditKey, email)}); err != nil {
+				t.Fatalf("ErasePersonalData: %v", err)
+			}
+
+			var outcomes []comment.JobOutcome
+			for _, j := range jobs {
+				o := comment.JobOutcome{JobID: j.ID}
+				switch {
+				case j.Kind == comment.NotifyConfirm:
+					o.Deliveries = []comment.NotifyDelivery{newDelivery(site.ID, comment.NotifyConfirm, j.CommentID, email, now)}
+					o.Confirm = &comment.ConfirmRequest{SiteID: site.ID, EmailLower: strings.ToLower(email), CommentID: j.CommentID,
+						At: now, NotSince: now.Add(-24 * time.Hour)}
+				case j.Kind == comment.NotifyReply && j.CommentID == reply.ID:
+					o.Deliveries = []comment.NotifyDelivery{newDelivery(site.ID, comment.NotifyReply, reply.ID, email, now)}
+				}
+				outcomes = append(outcomes, o)
+			}
+			added, err := s.FinishNotifyJobs(ctx, outcomes)
+			if err != nil {
+				t.Fatalf("FinishNotifyJobs: %v", err)
+			}
+			for i, n := range added {
+				if n != 0 {
+					t.Errorf("outcome of job %+v wrote %d deliveries after the erasure, want 0", jobs[i], n)
+				}
+			}
+			if st, err := s.ReaderState(ctx, site.ID, email); err != nil || st != comment.ReaderUnknown {
+				t.Errorf("state after the erasure = %q, %v; want unknown", st, err)
+			}
+			d, err := s.PersonalData(ctx, email)
+			if err != nil {
+				t.Fatalf("PersonalData: %v", err)
+			}
+			if len(d.ReaderAddresses) != 0 || len(d.NotifyDeliveries) != 0 {
+				t.Errorf("the erased address is stored again: %+v, %+v", d.ReaderAddresses, d.NotifyDeliveries)
+			}
+		})
 	}
 }
 

@@ -312,14 +312,16 @@ func testAddAudit(t *testing.T, s comment.Store) {
 // notifyFixture is a reader with reply notifications on two sites: a
 // comment asking for them (approved, replied to by someone else), a held
 // one asking too, a confirmation email (sent), a reply email (due), and
-// emails that are not the reader's: the reply email to another reader and
-// the moderators' email about the held comment.
+// emails that are not the reader's: the reply email to another reader
+// (whose comment asks for replies too and was replied to by the same
+// author) and the moderators' email about the held comment.
 type notifyFixture struct {
-	email          string // as the reader typed it
-	other, mod     string // another reader's and a moderator's
-	siteA, siteB   string
-	top, held, rep comment.Comment
-	confirmSentAt  time.Time
+	email              string // as the reader typed it
+	other, mod         string // another reader's and a moderator's
+	siteA, siteB       string
+	top, held, rep     comment.Comment
+	otherTop, otherRep comment.Comment
+	confirmSentAt      time.Time
 }
 
 func newNotifyFixture(t *testing.T, s comment.Store) notifyFixture {
@@ -334,7 +336,11 @@ func newNotifyFixture(t *testing.T, s comment.Store) notifyFixture {
 	f.rep.AuthorEmail, f.rep.Status, f.rep.ParentID, f.rep.Depth = "sam@example.net", comment.StatusApproved, f.top.ID, 2
 	f.held = newComment(f.siteA, "/n", t0.Add(2*time.Minute))
 	f.held.AuthorEmail, f.held.NotifyReplies = f.email, true
-	for _, c := range []comment.Comment{f.top, f.rep, f.held} {
+	f.otherTop = newComment(f.siteA, "/n", t0.Add(3*time.Minute))
+	f.otherTop.AuthorEmail, f.otherTop.Status, f.otherTop.NotifyReplies = f.other, comment.StatusApproved, true
+	f.otherRep = newComment(f.siteA, "/n", t0.Add(4*time.Minute))
+	f.otherRep.AuthorEmail, f.otherRep.Status, f.otherRep.ParentID, f.otherRep.Depth = f.rep.AuthorEmail, comment.StatusApproved, f.otherTop.ID, 2
+	for _, c := range []comment.Comment{f.top, f.rep, f.held, f.otherTop, f.otherRep} {
 		mustCreate(t, s, c)
 	}
 	jobs, err := s.ClaimNotifyJobs(ctx, t0.Add(time.Hour), t0.Add(2*time.Hour), 100)
@@ -355,12 +361,12 @@ func newNotifyFixture(t *testing.T, s comment.Store) notifyFixture {
 		switch {
 		case j.Kind == comment.NotifyConfirm && j.CommentID == f.top.ID:
 			o.Deliveries = []comment.NotifyDelivery{confirm}
-			o.Confirm = &comment.ConfirmRequest{SiteID: f.siteA, EmailLower: strings.ToLower(f.email), At: f.confirmSentAt, NotSince: t0}
-		case j.Kind == comment.NotifyReply:
-			o.Deliveries = []comment.NotifyDelivery{
-				delivery(comment.NotifyReply, f.rep.ID, f.email, at(11)),
-				delivery(comment.NotifyReply, f.rep.ID, f.other, at(12)),
-			}
+			o.Confirm = &comment.ConfirmRequest{SiteID: f.siteA, EmailLower: strings.ToLower(f.email), CommentID: f.top.ID,
+				At: f.confirmSentAt, NotSince: t0}
+		case j.Kind == comment.NotifyReply && j.CommentID == f.rep.ID:
+			o.Deliveries = []comment.NotifyDelivery{delivery(comment.NotifyReply, f.rep.ID, f.email, at(11))}
+		case j.Kind == comment.NotifyReply && j.CommentID == f.otherRep.ID:
+			o.Deliveries = []comment.NotifyDelivery{delivery(comment.NotifyReply, f.otherRep.ID, f.other, at(12))}
 		case j.Kind == comment.NotifyHeld:
 			o.Deliveries = []comment.NotifyDelivery{delivery(comment.NotifyHeld, f.held.ID, f.mod, at(13))}
 		}
@@ -457,8 +463,8 @@ func testPersonalNotifyData(t *testing.T, s comment.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, other := range []string{"other-reader@", "mod@", "sam@", "secret words", f.rep.ID} {
-		if strings.Contains(string(raw), other) {
+	for _, other := range []string{f.other, f.mod, f.rep.AuthorEmail, "secret words", f.rep.ID, f.otherTop.ID, f.otherRep.ID} {
+		if strings.Contains(strings.ToLower(string(raw)), strings.ToLower(other)) {
 			t.Errorf("export holds %q: %s", other, raw)
 		}
 	}
