@@ -210,8 +210,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 		defer stopMetrics()
 	}
-	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads, Privacy: store, AuditKey: secret,
-		Readers: store, ReaderSecret: secret, OffersReplies: cfg.OffersReplies}, httpapi.Options{
+	handler, err := httpapi.NewServer(httpapi.Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads, Privacy: store,
+		Readers: store, Secret: secret, OffersReplies: offersReplies(cfg)}, httpapi.Options{
 		Stop:           stopStreams,
 		PublicURL:      cfg.PublicURL,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
@@ -309,6 +309,12 @@ func startNotify(ctx context.Context, jobs *sync.WaitGroup, cfg config.Config, s
 	}
 	if cfg.Notify.SMTPURL == "" {
 		log.Info("no smtp_url configured; no notification is sent by email")
+		for _, site := range cfg.Sites {
+			if len(site.Notify.Emails) > 0 {
+				log.Warn("a site names moderators to email but notify.smtp_url is empty: they get no email",
+					"site", site.ID)
+			}
+		}
 	}
 	if cfg.PublicURL == "" && notifies(cfg) && wildcardAddr(addr) {
 		log.Warn("public_url is not set and the listen address names no host: links in notifications "+
@@ -545,4 +551,16 @@ func printWelcome(w io.Writer, cfg config.Config, addr, adminToken string, gener
 	} else {
 		fmt.Fprintln(w, "  admin token: the one in COMMENTD_ADMIN_TOKEN / admin_token")
 	}
+}
+
+// offersReplies answers config.OffersReplies from a set built once, for
+// the submission and form paths that ask on every request.
+func offersReplies(cfg config.Config) func(siteID string) bool {
+	offered := map[string]bool{}
+	for _, site := range cfg.Sites {
+		if cfg.OffersReplies(site.ID) {
+			offered[site.ID] = true
+		}
+	}
+	return func(siteID string) bool { return offered[siteID] }
 }

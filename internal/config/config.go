@@ -358,6 +358,11 @@ func (n SiteNotify) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return errors.New("notify.webhook_url must be an http:// or https:// URL")
 		}
+		// The URL is stored with each delivery and named in logs;
+		// credentials belong in webhook_secret.
+		if u.User != nil {
+			return errors.New("notify.webhook_url must not hold a user or password")
+		}
 		if n.WebhookSecret == "" {
 			return errors.New("notify.webhook_secret is required when notify.webhook_url is set")
 		}
@@ -393,7 +398,9 @@ func validSMTPURL(raw string) error {
 	for k, vs := range u.Query() {
 		switch k {
 		case "tls":
-			if len(vs) != 1 || (vs[0] != "none" && vs[0] != "starttls") || (u.Scheme == "smtps" && vs[0] == "none") {
+			// smtps:// is TLS from the first byte: a tls option there
+			// would be ignored, so it is refused rather than misread.
+			if len(vs) != 1 || (vs[0] != "none" && vs[0] != "starttls") || u.Scheme == "smtps" {
 				return errors.New("notify.smtp_url: tls must be starttls or none (smtp:// only)")
 			}
 		default:

@@ -163,6 +163,13 @@ func handleReaderPage(readers comment.ReaderStore, svc *moderation.Service, secr
 func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, secret []byte, pages *pageRenderer, purpose string, now func() time.Time, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
+		if status, ok := readReaderForm(c.Request()); !ok {
+			return pages.render(c, status, "notify.html", readerPage{
+				Title:   "This request could not be read",
+				Message: "Open the link from your email again and press the button there.",
+				Error:   true,
+			})
+		}
 		token := c.QueryParam("t")
 		if token == "" {
 			token = c.Request().PostFormValue("t")
@@ -193,6 +200,34 @@ func handleReaderAction(readers comment.ReaderStore, svc *moderation.Service, se
 		}
 		return pages.render(c, http.StatusOK, "notify.html", unsubscribedPage(link, token, prev == comment.ReaderUnsubscribed))
 	}
+}
+
+// readerFormMemory is how much of a multipart reader form is kept in
+// memory; the form has two short fields.
+const readerFormMemory = 64 << 10
+
+// readReaderForm parses the form of a POST to a reader link, url-encoded or
+// multipart. A body that cannot be read whole (too large, malformed) is
+// refused: acting on part of it could do the opposite of what was asked,
+// such as unsubscribing when "resubscribe" was cut off. It returns the
+// status to answer with when it is refused.
+func readReaderForm(r *http.Request) (int, bool) {
+	// ParseForm first: ParseMultipartForm drops its error when the body is
+	// not multipart.
+	err := r.ParseForm()
+	if err == nil {
+		err = r.ParseMultipartForm(readerFormMemory)
+	}
+	if err == nil || errors.Is(err, http.ErrNotMultipart) {
+		return 0, true
+	}
+	// The body limit (echo's, or net/http's) cut the body short.
+	var tooLarge *http.MaxBytesError
+	var limit *echo.HTTPError
+	if errors.As(err, &tooLarge) || (errors.As(err, &limit) && limit.Code == http.StatusRequestEntityTooLarge) {
+		return http.StatusRequestEntityTooLarge, false
+	}
+	return http.StatusBadRequest, false
 }
 
 func confirmedPage(link readerLink, already bool) readerPage {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -383,6 +384,42 @@ func TestReaderUnsubscribeLink(t *testing.T) {
 	checkReaderPage(t, r, http.StatusOK)
 	if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderConfirmed {
 		t.Errorf("state after confirming again = %q, want confirmed", got)
+	}
+}
+
+// TestReaderLinkUnreadableForm: a POST to a reader link whose form cannot
+// be read whole (too large, malformed multipart) changes nothing and is
+// refused, rather than acting on the part that was read: a resubscribe cut
+// off by the body limit must not unsubscribe.
+func TestReaderLinkUnreadableForm(t *testing.T) {
+	s := newTestServer(t, serverOpts{offers: blogOffers})
+	ctx := context.Background()
+	s.askConfirm(t, "reader@example.org")
+	if _, err := s.store.UnsubscribeReader(ctx, "blog", "reader@example.org", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(notify.UnsubscribeURL(s.URL+"/", testReaderSecret, "blog", "reader@example.org"), s.URL)
+	huge := "x=" + strings.Repeat("a", 2<<20) + "&resubscribe=1"
+	tests := []struct {
+		name, contentType string
+		body              io.Reader
+		status            int
+	}{
+		// Chunked (no Content-Length), so that only the body limit stops it.
+		{"too large", "application/x-www-form-urlencoded", io.MultiReader(strings.NewReader(huge)), http.StatusRequestEntityTooLarge},
+		{"multipart without boundary", "multipart/form-data", strings.NewReader("resubscribe=1"), http.StatusBadRequest},
+		{"multipart cut short", "multipart/form-data; boundary=b", strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"resubscribe\"\r\n\r\n1"), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.do(t, http.MethodPost, path, tt.contentType, tt.body, nil)
+			if r.status != tt.status {
+				t.Errorf("status = %d, want %d:\n%.300s", r.status, tt.status, r.body)
+			}
+			if got := s.readerState(t, "blog", "reader@example.org"); got != comment.ReaderUnsubscribed {
+				t.Errorf("state = %q, want it unchanged (unsubscribed)", got)
+			}
+		})
 	}
 }
 

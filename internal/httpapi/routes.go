@@ -84,8 +84,8 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// Readers' personal data: administrators only, every call audited.
 	if d.Privacy != nil {
 		gdpr := e.Group("/api/v1/admin/gdpr", requireToken(accounts), requireAdmin())
-		gdpr.POST("/export", handleGDPRExport(d.Privacy, d.AuditKey, time.Now, opt.Logger))
-		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.AuditKey, d.Threads, time.Now, opt.Logger))
+		gdpr.POST("/export", handleGDPRExport(d.Privacy, d.Secret, time.Now, opt.Logger))
+		gdpr.POST("/erase", handleGDPRErase(d.Privacy, d.Secret, d.Threads, time.Now, opt.Logger))
 	}
 
 	// Readers' links from notification emails: confirm an address for
@@ -93,10 +93,10 @@ func addRoutes(e *echo.Echo, d Deps, v *validator.Validate, pages *pageRenderer,
 	// cookie or CSRF token: the token in the link is the authority.
 	if d.Readers != nil {
 		readers := e.Group("/notify", readerPageHeaders())
-		getHead(readers, "/confirm", handleReaderPage(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
-		readers.POST("/confirm", handleReaderAction(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
-		getHead(readers, "/unsubscribe", handleReaderPage(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
-		readers.POST("/unsubscribe", handleReaderAction(d.Readers, svc, d.ReaderSecret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
+		getHead(readers, "/confirm", handleReaderPage(d.Readers, svc, d.Secret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
+		readers.POST("/confirm", handleReaderAction(d.Readers, svc, d.Secret, pages, notify.PurposeConfirm, time.Now, opt.Logger))
+		getHead(readers, "/unsubscribe", handleReaderPage(d.Readers, svc, d.Secret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
+		readers.POST("/unsubscribe", handleReaderAction(d.Readers, svc, d.Secret, pages, notify.PurposeUnsubscribe, time.Now, opt.Logger))
 	}
 
 	// Moderator web UI: server-rendered pages (admin*.go). Every request

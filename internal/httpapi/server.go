@@ -34,16 +34,14 @@ type Deps struct {
 	// Privacy answers administrators' requests about a reader's personal
 	// data (/api/v1/admin/gdpr); nil: those routes are absent.
 	Privacy PrivacyStore
-	// AuditKey keys the audit subjects of those requests (see
-	// comment.EmailSubject): the server secret.
-	AuditKey []byte
 	// Readers keeps the states of readers' addresses for reply
 	// notifications, which the links in their emails change
 	// (/notify/confirm, /notify/unsubscribe); nil: those routes are absent.
 	Readers comment.ReaderStore
-	// ReaderSecret opens the tokens of those links (see
-	// notify.OpenReaderToken): the server secret.
-	ReaderSecret []byte
+	// Secret is the server secret: it keys the audit subjects of readers'
+	// data requests (see comment.EmailSubject) and opens the tokens of
+	// readers' links (see notify.OpenReaderToken).
+	Secret []byte
 	// OffersReplies reports whether a site offers readers "notify me of
 	// replies"; nil: no site does, the checkbox is not drawn and a
 	// submission's notify_replies is ignored.

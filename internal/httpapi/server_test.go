@@ -83,7 +83,7 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	h, err := NewServer(Deps{Moderation: svc, Accounts: accounts, Events: bus, Threads: threads,
-		Readers: st, ReaderSecret: testReaderSecret, OffersReplies: o.offers}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
+		Readers: st, Secret: testReaderSecret, OffersReplies: o.offers}, Options{TrustedProxies: o.trusted, Heartbeat: o.heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
