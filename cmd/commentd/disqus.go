@@ -167,7 +167,7 @@ func disqusForeign(p dsqPost, threads map[string]comment.Page) (foreignComment, 
 		Page:          page,
 		AuthorName:    strings.TrimSpace(p.Author.Name),
 		AuthorEmail:   strings.TrimSpace(p.Author.Email),
-		AuthorWebsite: webURL(p.Author.Link),
+		AuthorWebsite: importer.WebURL(p.Author.Link),
 		IP:            ipAddr(p.IP),
 		Content:       p.Message,
 	}

@@ -123,7 +123,7 @@ func (r commentRow) comment(siteID string, render *markup.Renderer) (comment.Com
 	}
 	return comment.Comment{
 		ID: r.ID, SiteID: siteID, PageKey: r.Page, ParentID: r.ParentID, Depth: r.Depth,
-		AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail, AuthorWebsite: webURL(r.AuthorWebsite),
+		AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail, AuthorWebsite: importer.WebURL(r.AuthorWebsite),
 		Body: r.Body, BodyHTML: h, Status: r.Status, IP: r.IP, UserAgent: r.UserAgent,
 		Reasons: r.Reasons, NotifyReplies: r.NotifyReplies, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}, nil

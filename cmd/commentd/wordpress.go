@@ -129,7 +129,7 @@ func (s importSummary) String() string {
 	out += fmt.Sprintf("replies nested deeper than %d, attached to their deepest allowed ancestor: %d\n", comment.MaxDepth, s.reparented)
 	out += fmt.Sprintf("approved comments of unpublished or password-protected posts, imported as pending: %d\n", s.unpublished)
 	out += fmt.Sprintf("times given only in the blog's time zone, which the file does not tell, assumed UTC: %d\n", s.assumedUTC)
-	out += fmt.Sprintf("author names cut to %d bytes or websites longer than %d bytes dropped: %d\n", importer.MaxNameBytes, importer.MaxWebsiteBytes, s.shortened)
+	out += fmt.Sprintf("author names cut to %d bytes or websites longer than %d bytes dropped: %d\n", comment.MaxNameBytes, comment.MaxWebsiteBytes, s.shortened)
 	out += fmt.Sprintf("comments on pages outside the site's origins (page address not kept): %d\n", s.offOrigin)
 	return out
 }
@@ -295,21 +295,21 @@ func planForeign(path string, src foreignSource) (*foreignPlan, error) {
 // body gets Skip "empty". A body or page key over its limit is an error
 // naming the comment.
 func fitForeign(c foreignComment, body string) (fc foreignComment, shortened bool, err error) {
-	name, cut := importer.FitLine(c.AuthorName, importer.MaxNameBytes)
+	name, cut := importer.FitLine(c.AuthorName, comment.MaxNameBytes)
 	if name == "" {
 		name = "Anonymous"
 	}
 	c.AuthorName = name
-	if len(c.AuthorWebsite) > importer.MaxWebsiteBytes {
+	if len(c.AuthorWebsite) > comment.MaxWebsiteBytes {
 		c.AuthorWebsite, cut = "", true
 	}
-	c.Page.Title, _ = importer.FitLine(c.Page.Title, importer.MaxPageTitleBytes)
+	c.Page.Title, _ = importer.FitLine(c.Page.Title, comment.MaxPageTitleBytes)
 	if strings.TrimSpace(body) == "" {
 		c.Skip = "empty"
 		return c, false, nil
 	}
-	if len(body) > importer.MaxBodyBytes {
-		return c, false, fmt.Errorf("comment %s: the body is longer than %d bytes", c.ID, importer.MaxBodyBytes)
+	if len(body) > comment.MaxBodyBytes {
+		return c, false, fmt.Errorf("comment %s: the body is longer than %d bytes", c.ID, comment.MaxBodyBytes)
 	}
 	if err := importer.CheckPage(c.Page.Key, c.Page.Title); err != nil {
 		return c, false, fmt.Errorf("comment %s: %w", c.ID, err)
@@ -729,7 +729,7 @@ func wxrForeign(wc wxrComment, page comment.Page, hidden bool, zone []wxrOffset)
 		Page:          page,
 		AuthorName:    name,
 		AuthorEmail:   strings.TrimSpace(wc.Email),
-		AuthorWebsite: webURL(wc.URL),
+		AuthorWebsite: importer.WebURL(wc.URL),
 		IP:            ipAddr(wc.IP),
 		Content:       wc.Content,
 	}
@@ -784,7 +784,7 @@ func wxrForeign(wc wxrComment, page comment.Page, hidden bool, zone []wxrOffset)
 	}
 	if v, ok := metaValue(wc.Meta, metaID); ok {
 		v = strings.TrimSpace(v)
-		if v == "" || len(v) > maxKeptIDBytes || !importer.CleanText(v, false) {
+		if v == "" || len(v) > maxKeptIDBytes || !comment.CleanText(v, false) {
 			return c, fmt.Errorf("comment %s: commentd_id %q is not an id", id, v)
 		}
 		c.KeepID = v
@@ -815,9 +815,6 @@ func wxrDate(s string) (time.Time, error) {
 	}
 	return t, nil
 }
-
-// webURL returns s when it is an absolute http or https URL, else "".
-func webURL(s string) string { return importer.WebURL(s) }
 
 // ipAddr returns s when it is an IP address, else "".
 func ipAddr(s string) string {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -332,16 +331,7 @@ func adminErrors(pages *pageRenderer, log *slog.Logger) echo.MiddlewareFunc {
 				return err
 			}
 			status, title, msg, fields, retry := adminErrorText(err)
-			if status >= 500 && status != http.StatusServiceUnavailable {
-				log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-					slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-					slog.String("method", c.Request().Method),
-					slog.String("route", c.Path()),
-					slog.String("err", err.Error()))
-			}
-			if retry > 0 {
-				c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-			}
+			noteFailure(c, log, status, retry, err)
 			switch {
 			case c.Request().Method == http.MethodHead:
 				return c.NoContent(status)

@@ -102,6 +102,28 @@ func httpErrorMessage(code int) string {
 	return http.StatusText(code)
 }
 
+// noteFailure logs err once, with the request's id, method and route, when
+// status says the server itself failed (a 5xx other than 503, which
+// overload and outages answer by design), and sets Retry-After when retry
+// is set. Every path that turns an error into an answer calls it.
+func noteFailure(c echo.Context, log *slog.Logger, status int, retry time.Duration, err error) {
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.String("err", err.Error()))
+	}
+	setRetryAfter(c, retry)
+}
+
+// setRetryAfter sets Retry-After, in whole seconds, when retry is set.
+func setRetryAfter(c echo.Context, retry time.Duration) {
+	if retry > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+	}
+}
+
 // errorHandler is the server's only error handler: it logs internal errors
 // once, with the request id, and answers in JSON, or in HTML when the
 // request was a classic form post.
@@ -116,17 +138,8 @@ func errorHandler(log *slog.Logger, pages *pageRenderer) echo.HTTPErrorHandler {
 			err = fmt.Errorf("%w: %w", comment.ErrUnavailable, err)
 		}
 		status, body, retry := errorResponse(err)
-		if status >= 500 && status != http.StatusServiceUnavailable {
-			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-				slog.String("method", c.Request().Method),
-				slog.String("route", c.Path()),
-				slog.String("err", err.Error()))
-		}
+		noteFailure(c, log, status, retry, err)
 		h := c.Response().Header()
-		if retry > 0 {
-			h.Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-		}
 		if status == http.StatusUnauthorized {
 			h.Set("WWW-Authenticate", `Bearer realm="commentd"`)
 		}

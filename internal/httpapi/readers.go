@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -289,16 +288,7 @@ func readerFailure(c echo.Context, pages *pageRenderer, purpose string, err erro
 		})
 	}
 	status, _, retry := errorResponse(err)
-	if status >= 500 && status != http.StatusServiceUnavailable {
-		log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-			slog.String("method", c.Request().Method),
-			slog.String("route", c.Path()),
-			slog.String("err", err.Error()))
-	}
-	if retry > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-	}
+	noteFailure(c, log, status, retry, err)
 	return pages.render(c, status, "notify.html", readerPage{
 		Title: "Please try again", Message: "This could not be done just now. Please try the link again in a few minutes.", Error: true,
 	})

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -353,9 +352,7 @@ func respondToForm(c echo.Context, svc *moderation.Service, pages *pageRenderer,
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		return err // the error handler logs it and answers with a plain page
 	}
-	if retry > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-	}
+	setRetryAfter(c, retry)
 	page := formPage{BackURL: back, Form: web.Form{Action: c.Request().URL.Path, Values: req.values(), Errors: body.Fields,
 		OffersReplies: offers.by(c.Param("site"))}}
 	if len(body.Fields) == 0 {

@@ -3,28 +3,25 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
-	"golang.org/x/net/idna"
 
 	"github.com/commentd/commentd/internal/comment"
 )
 
-// Field limits in bytes, as WordPress counts them (its database columns).
+// Field limits in bytes (see comment.MaxNameBytes and the others).
 const (
-	maxNameBytes      = 245
-	maxEmailBytes     = 100
-	maxWebsiteBytes   = 200
-	maxBodyBytes      = 65525
-	maxPageBytes      = 512
-	maxPageURLBytes   = 2000
-	maxPageTitleBytes = 500
+	maxNameBytes      = comment.MaxNameBytes
+	maxEmailBytes     = comment.MaxEmailBytes
+	maxWebsiteBytes   = comment.MaxWebsiteBytes
+	maxBodyBytes      = comment.MaxBodyBytes
+	maxPageBytes      = comment.MaxPageKeyBytes
+	maxPageURLBytes   = comment.MaxPageURLBytes
+	maxPageTitleBytes = comment.MaxPageTitleBytes
 	maxParentIDBytes  = 64
 )
 
@@ -62,28 +59,11 @@ func newValidator() *validator.Validate {
 		n, err := strconv.Atoi(fl.Param())
 		return err == nil && len(fl.Field().String()) <= n
 	})
-	must("text", func(fl validator.FieldLevel) bool { return cleanText(fl.Field().String(), true) })
-	must("line", func(fl validator.FieldLevel) bool { return cleanText(fl.Field().String(), false) })
+	must("text", func(fl validator.FieldLevel) bool { return comment.CleanText(fl.Field().String(), true) })
+	must("line", func(fl validator.FieldLevel) bool { return comment.CleanText(fl.Field().String(), false) })
 	must("mailbox", func(fl validator.FieldLevel) bool { return validMailbox(fl.Field().String()) })
-	must("weburl", func(fl validator.FieldLevel) bool { return validWebURL(fl.Field().String()) })
+	must("weburl", func(fl validator.FieldLevel) bool { return comment.IsWebURL(fl.Field().String()) })
 	return v
-}
-
-// cleanText reports whether s is valid UTF-8 without NUL or control
-// characters (tab, CR and LF are allowed when multiline).
-func cleanText(s string, multiline bool) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r == '\t' || ((r == '\n' || r == '\r') && multiline) {
-			continue
-		}
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 func validMailbox(s string) bool {
@@ -100,58 +80,11 @@ func validMailbox(s string) bool {
 			return false
 		}
 	}
-	return validHost(domain, true)
-}
-
-// validHost accepts a DNS name, ASCII or IDNA, that needs no compatibility
-// mapping (full-width letters and the like are refused rather than silently
-// folded). needDot requires at least two labels.
-func validHost(host string, needDot bool) bool {
-	ascii, err := idna.Lookup.ToASCII(host)
-	if err != nil || ascii == "" || len(ascii) > 253 {
-		return false
-	}
-	back, err := idna.Lookup.ToUnicode(ascii)
-	if err != nil || back != strings.ToLower(host) {
-		return false
-	}
-	labels := strings.Split(ascii, ".")
-	if needDot && len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return false
-		}
-		for _, r := range l {
-			if !isAlnum(r) && r != '-' {
-				return false
-			}
-		}
-	}
-	return true
+	return comment.ValidHostname(domain, true)
 }
 
 func isAlnum(r rune) bool {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
-}
-
-func validWebURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Opaque != "" {
-		return false
-	}
-	if strings.ContainsAny(s, " \t\r\n\\") {
-		return false
-	}
-	host := u.Hostname()
-	if host == "" {
-		return false
-	}
-	if strings.HasPrefix(u.Host, "[") { // IPv6 literal
-		return strings.Contains(host, ":")
-	}
-	return validHost(host, false)
 }
 
 // withScheme adds "https://" to a website typed without a scheme, as readers

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/commentd/commentd/internal/comment"
 	"github.com/commentd/commentd/internal/markup"
 )
 
@@ -134,13 +135,13 @@ func TestCheckLimits(t *testing.T) {
 		name, author, website, body string
 		want                        string // "" for no error
 	}{
-		{"at the limits", long(MaxNameBytes), "https://" + long(MaxWebsiteBytes-8), long(MaxBodyBytes), ""},
+		{"at the limits", long(comment.MaxNameBytes), "https://" + long(comment.MaxWebsiteBytes-8), long(comment.MaxBodyBytes), ""},
 		{"empty name", " ", "", "b", "the author name is empty"},
-		{"long name", long(MaxNameBytes + 1), "", "b", "the author name is longer than 245 bytes"},
+		{"long name", long(comment.MaxNameBytes + 1), "", "b", "the author name is longer than 245 bytes"},
 		{"name with a newline", "a\nb", "", "b", "the author name holds control characters"},
-		{"long website", "a", "https://" + long(MaxWebsiteBytes-7), "b", "the author website is longer than 200 bytes"},
+		{"long website", "a", "https://" + long(comment.MaxWebsiteBytes-7), "b", "the author website is longer than 200 bytes"},
 		{"empty body", "a", "", " \n", "the body is empty"},
-		{"long body", "a", "", long(MaxBodyBytes + 1), "the body is longer than 65525 bytes"},
+		{"long body", "a", "", long(comment.MaxBodyBytes + 1), "the body is longer than 65525 bytes"},
 		{"control character in the body", "a", "", "b\x01", "the body holds control characters"},
 		{"invalid UTF-8", "a", "", "b\xff", "invalid UTF-8"},
 		{"newlines and tabs in the body", "a", "", "b\r\n\tc", ""},
@@ -156,13 +157,13 @@ func TestCheckLimits(t *testing.T) {
 			}
 		})
 	}
-	if err := CheckPage("/"+long(MaxPageKeyBytes), "t"); err == nil {
-		t.Errorf("a page key of %d bytes passes", MaxPageKeyBytes+1)
+	if err := CheckPage("/"+long(comment.MaxPageKeyBytes), "t"); err == nil {
+		t.Errorf("a page key of %d bytes passes", comment.MaxPageKeyBytes+1)
 	}
-	if err := CheckPage("/p", long(MaxPageTitleBytes+1)); err == nil {
-		t.Errorf("a title of %d bytes passes", MaxPageTitleBytes+1)
+	if err := CheckPage("/p", long(comment.MaxPageTitleBytes+1)); err == nil {
+		t.Errorf("a title of %d bytes passes", comment.MaxPageTitleBytes+1)
 	}
-	if err := CheckPage("/"+long(MaxPageKeyBytes-1), long(MaxPageTitleBytes)); err != nil {
+	if err := CheckPage("/"+long(comment.MaxPageKeyBytes-1), long(comment.MaxPageTitleBytes)); err != nil {
 		t.Errorf("a page at the limits: %v", err)
 	}
 }
@@ -201,6 +202,11 @@ func TestWebURL(t *testing.T) {
 		"ftp://a.example/":       "",
 		"https:///no-host":       "",
 		"https://a.example/%zz":  "",
+		// What the API refuses as a website, so that a moderator can
+		// save an imported comment again.
+		"https://-bad-.example/": "",
+		"https://a.example/\\x":  "",
+		"https://[::1]/":         "https://[::1]/",
 	} {
 		if got := WebURL(in); got != want {
 			t.Errorf("WebURL(%q) = %q, want %q", in, got, want)
