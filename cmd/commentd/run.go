@@ -541,16 +541,20 @@ func printWelcome(w io.Writer, cfg config.Config, addr, adminToken string, gener
 	if base == "" {
 		base = "http://" + addr
 	}
-	fmt.Fprintf(w, "commentd listening on %s\n", "http://"+addr)
-	fmt.Fprintf(w, "  demo article:   %s/demo/\n", base)
-	fmt.Fprintf(w, "  public API:     %s/api/v1/sites/{site}/comments\n", base)
-	fmt.Fprintf(w, "  moderation API: %s/api/v1/moderation/comments (Authorization: Bearer <admin token>)\n", base)
-	fmt.Fprintf(w, "  moderator UI:   %s/admin/ (create an account: commentd user create --email you@example.org --role admin)\n", base)
+	// One write, so that a reader of the output never sees the first
+	// line without the admin token (the tests read it as it comes).
+	var b strings.Builder
+	fmt.Fprintf(&b, "commentd listening on %s\n", "http://"+addr)
+	fmt.Fprintf(&b, "  demo article:   %s/demo/\n", base)
+	fmt.Fprintf(&b, "  public API:     %s/api/v1/sites/{site}/comments\n", base)
+	fmt.Fprintf(&b, "  moderation API: %s/api/v1/moderation/comments (Authorization: Bearer <admin token>)\n", base)
+	fmt.Fprintf(&b, "  moderator UI:   %s/admin/ (create an account: commentd user create --email you@example.org --role admin)\n", base)
 	if generated {
-		fmt.Fprintf(w, "  admin token for this run (set COMMENTD_ADMIN_TOKEN to keep one): %s\n", adminToken)
+		fmt.Fprintf(&b, "  admin token for this run (set COMMENTD_ADMIN_TOKEN to keep one): %s\n", adminToken)
 	} else {
-		fmt.Fprintln(w, "  admin token: the one in COMMENTD_ADMIN_TOKEN / admin_token")
+		fmt.Fprintln(&b, "  admin token: the one in COMMENTD_ADMIN_TOKEN / admin_token")
 	}
+	io.WriteString(w, b.String())
 }
 
 // offersReplies answers config.OffersReplies from a set built once, for
