@@ -513,7 +513,9 @@ func TestPrivacyOfPublicRoutes(t *testing.T) {
 // (ROLLBACK releases the lock). The connection closes at the end of the test.
 func holdWriteLock(t *testing.T, dbPath string) *sql.Conn {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath)
+	// The busy timeout lets it wait out the server's own short writes at
+	// start (retention, key and notification purges).
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
